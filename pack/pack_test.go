@@ -1,0 +1,205 @@
+package pack
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/arcabackup/arca/crypto"
+)
+
+func testKey(t testing.TB) *crypto.Key {
+	k, err := crypto.NewRandomKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+type blob struct {
+	t    BlobType
+	data []byte
+}
+
+func buildPack(t testing.TB, k *crypto.Key, blobs []blob) ([]byte, []Entry) {
+	w, err := NewWriter(k, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewCompressor(CompressionAuto)
+	for _, b := range blobs {
+		payload, flags := c.Compress(b.data)
+		if err := w.Add(b.t, k.BlobID(b.data), flags, payload, len(b.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return w.Finish()
+}
+
+func testBlobs() []blob {
+	random := make([]byte, 100<<10)
+	rand.Read(random)
+	return []blob{
+		{DataBlob, []byte("small")},
+		{DataBlob, bytes.Repeat([]byte("compressible "), 10000)},
+		{DataBlob, random},
+		{TreeBlob, []byte("tree")},
+		{DataBlob, nil},
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	k := testKey(t)
+	blobs := testBlobs()
+	data, entries := buildPack(t, k, blobs)
+	got, err := ReadHeader(k, bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(blobs) {
+		t.Fatalf("got %d entries; want %d", len(got), len(blobs))
+	}
+	for i, e := range got {
+		if e != entries[i] {
+			t.Errorf("entry %d = %+v; want %+v", i, e, entries[i])
+		}
+		plain, err := OpenBlob(k, nil, e, data[e.Offset:e.Offset+e.Length], nil)
+		if err != nil {
+			t.Fatalf("OpenBlob %d: %v", i, err)
+		}
+		if !bytes.Equal(plain, blobs[i].data) {
+			t.Errorf("blob %d differs", i)
+		}
+	}
+	if !got[1].Compressed() || got[2].Compressed() || got[0].Compressed() {
+		t.Errorf("compression flags = %v %v %v; want false true false", got[0].Compressed(), got[1].Compressed(), got[2].Compressed())
+	}
+}
+
+func TestLargeHeader(t *testing.T) {
+	k := testKey(t)
+	var blobs []blob
+	for i := range 3000 {
+		blobs = append(blobs, blob{DataBlob, fmt.Appendf(nil, "blob %d", i)})
+	}
+	data, _ := buildPack(t, k, blobs)
+	got, err := ReadHeader(k, bytes.NewReader(data), int64(len(data)))
+	if err != nil || len(got) != 3000 {
+		t.Fatalf("ReadHeader: %d entries, %v", len(got), err)
+	}
+}
+
+func TestCorruption(t *testing.T) {
+	k := testKey(t)
+	data, entries := buildPack(t, k, testBlobs())
+	// A flipped byte anywhere is detected: in a blob by OpenBlob, in the
+	// header or trailer by ReadHeader.
+	for _, pos := range []int{0, int(entries[2].Offset) + 50, len(data) - 10, len(data) - 1} {
+		d := bytes.Clone(data)
+		d[pos] ^= 0x40
+		got, err := ReadHeader(k, bytes.NewReader(d), int64(len(d)))
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("flip at %d: ReadHeader err = %v; want ErrCorrupt", pos, err)
+			}
+			continue
+		}
+		var blobErr error
+		for _, e := range got {
+			if _, err := OpenBlob(k, nil, e, d[e.Offset:e.Offset+e.Length], nil); err != nil {
+				blobErr = err
+			}
+		}
+		if !errors.Is(blobErr, ErrCorrupt) {
+			t.Errorf("flip at %d: blob err = %v; want ErrCorrupt", pos, blobErr)
+		}
+	}
+	// A blob presented under another blob's entry fails.
+	e0, e1 := entries[0], entries[3]
+	if _, err := OpenBlob(k, nil, e1, data[e0.Offset:e0.Offset+e0.Length], nil); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("swapped blob: err = %v; want ErrCorrupt", err)
+	}
+}
+
+func TestDecodeHeaderRejects(t *testing.T) {
+	id := crypto.Hash([]byte("x"))
+	good := []Entry{{Type: DataBlob, ID: id, Offset: 0, Length: 50, RawLength: 10}}
+	cases := map[string]struct {
+		b       []byte
+		dataEnd uint64
+	}{
+		"empty":        {nil, 100},
+		"bad version":  {append([]byte{9}, EncodeHeader(nil, good)[1:]...), 100},
+		"past data":    {EncodeHeader(nil, good), 40},
+		"huge count":   {[]byte{1, 0xff, 0xff, 0xff, 0x0f}, 100},
+		"trailing":     {append(EncodeHeader(nil, good), 0), 100},
+		"bad type":     {EncodeHeader(nil, []Entry{{Type: 7, ID: id, Length: 50, RawLength: 10}}), 100},
+		"overlap":      {EncodeHeader(nil, []Entry{good[0], {Type: DataBlob, ID: id, Offset: 10, Length: 50, RawLength: 10}}), 200},
+		"raw mismatch": {EncodeHeader(nil, []Entry{{Type: DataBlob, ID: id, Length: 50, RawLength: 11}}), 100},
+	}
+	for name, c := range cases {
+		if _, err := DecodeHeader(c.b, c.dataEnd); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: err = %v; want ErrCorrupt", name, err)
+		}
+	}
+	if _, err := DecodeHeader(EncodeHeader(nil, good), 50); err != nil {
+		t.Errorf("good header: %v", err)
+	}
+}
+
+func FuzzDecodeHeader(f *testing.F) {
+	id := crypto.Hash([]byte("x"))
+	f.Add(EncodeHeader(nil, []Entry{{Type: DataBlob, ID: id, Length: 50, RawLength: 10}}), uint64(100))
+	f.Add(EncodeHeader(nil, []Entry{{Type: TreeBlob, Flags: FlagZstd, ID: id, Offset: 5, Length: 60, RawLength: 1000}}), uint64(65))
+	f.Fuzz(func(t *testing.T, b []byte, dataEnd uint64) {
+		entries, err := DecodeHeader(b, dataEnd)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error does not wrap ErrCorrupt: %v", err)
+			}
+			return
+		}
+		again, err := DecodeHeader(EncodeHeader(nil, entries), dataEnd)
+		if err != nil || len(again) != len(entries) {
+			t.Fatalf("re-encoded header does not parse: %v", err)
+		}
+	})
+}
+
+func BenchmarkWriter(b *testing.B) {
+	k := testKey(b)
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	id := k.BlobID(data)
+	buf := make([]byte, 0, 17<<20)
+	b.SetBytes(16 << 20)
+	b.ReportAllocs()
+	for b.Loop() {
+		w, _ := NewWriter(k, buf)
+		for range 16 {
+			_ = w.Add(DataBlob, id, 0, data, len(data))
+		}
+		buf, _ = w.Finish()
+	}
+}
+
+func BenchmarkCompress(b *testing.B) {
+	text := bytes.Repeat([]byte("func (w *Writer) Add(t BlobType, id crypto.ID) error { return nil }\n"), 16<<10)[:1<<20]
+	random := make([]byte, 1<<20)
+	rand.Read(random)
+	for _, in := range []struct {
+		name string
+		data []byte
+	}{{"text", text}, {"random", random}} {
+		b.Run(in.name, func(b *testing.B) {
+			c := NewCompressor(CompressionAuto)
+			b.SetBytes(int64(len(in.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				c.Compress(in.data)
+			}
+		})
+	}
+}

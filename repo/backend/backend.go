@@ -1,0 +1,139 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// FileType groups the files of a repository.
+type FileType uint8
+
+// File types. Their directory names are part of the format.
+const (
+	ConfigFile FileType = iota + 1
+	KeyFile
+	PackFile
+	IndexFile
+	SnapshotFile
+	LockFile
+)
+
+// AllTypes lists the file types, for iteration.
+var AllTypes = []FileType{ConfigFile, KeyFile, PackFile, IndexFile, SnapshotFile, LockFile}
+
+// Dir returns the directory the type's files live in ("" for the config).
+func (t FileType) Dir() string {
+	switch t {
+	case ConfigFile:
+		return ""
+	case KeyFile:
+		return "keys"
+	case PackFile:
+		return "data"
+	case IndexFile:
+		return "index"
+	case SnapshotFile:
+		return "snapshots"
+	case LockFile:
+		return "locks"
+	}
+	return fmt.Sprintf("filetype%d", uint8(t))
+}
+
+func (t FileType) String() string {
+	if t == ConfigFile {
+		return "config"
+	}
+	return t.Dir()
+}
+
+// Handle names one file.
+type Handle struct {
+	Type FileType
+	Name string // empty for the config
+}
+
+func (h Handle) String() string {
+	if h.Type == ConfigFile {
+		return "config"
+	}
+	return h.Type.Dir() + "/" + h.Name
+}
+
+// FileInfo describes a stored file.
+type FileInfo struct {
+	Name string
+	Size int64
+}
+
+// ErrNotExist is wrapped by errors about files that do not exist.
+var ErrNotExist = errors.New("backend: file does not exist")
+
+// ErrNoRepository is returned when opening a location that holds no
+// repository.
+var ErrNoRepository = errors.New("backend: no repository at this location")
+
+// Backend stores a repository's files. See the package documentation for
+// the contract. Implementations are safe for concurrent use.
+type Backend interface {
+	// Location describes where the files are, for messages.
+	Location() string
+	// Save stores data under h atomically and durably.
+	Save(ctx context.Context, h Handle, data []byte) error
+	// Load returns length bytes of h starting at offset; length 0 means to
+	// the end. Reading past the end returns what there is and no error
+	// only if offset is inside the file.
+	Load(ctx context.Context, h Handle, offset, length int64) (io.ReadCloser, error)
+	// Stat returns the size of h.
+	Stat(ctx context.Context, h Handle) (FileInfo, error)
+	// List calls fn for each file of type t, in no particular order.
+	List(ctx context.Context, t FileType, fn func(FileInfo) error) error
+	// Remove deletes h. Removing a missing file returns ErrNotExist.
+	Remove(ctx context.Context, h Handle) error
+	// Close releases resources.
+	Close() error
+}
+
+// ReadAll loads a whole file.
+func ReadAll(ctx context.Context, b Backend, h Handle) ([]byte, error) {
+	rd, err := b.Load(ctx, h, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", h, err)
+	}
+	return data, nil
+}
+
+// ReadAt loads exactly len(p) bytes of h at offset into p.
+func ReadAt(ctx context.Context, b Backend, h Handle, p []byte, offset int64) error {
+	rd, err := b.Load(ctx, h, offset, int64(len(p)))
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	if _, err := io.ReadFull(rd, p); err != nil {
+		return fmt.Errorf("read %s at %d+%d: %w", h, offset, len(p), err)
+	}
+	return nil
+}
+
+// ReaderAt adapts one file of a Backend to io.ReaderAt.
+type ReaderAt struct {
+	Ctx     context.Context
+	Backend Backend
+	Handle  Handle
+}
+
+// ReadAt implements io.ReaderAt.
+func (r ReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if err := ReadAt(r.Ctx, r.Backend, r.Handle, p, off); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

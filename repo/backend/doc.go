@@ -1,0 +1,15 @@
+// Package backend defines the storage interface a repository lives on: a
+// flat namespace of immutable files grouped by FileType. Implementations
+// live in sub-packages (local, mem, ...) and pass backendtest.Run.
+//
+// Contract every Backend keeps:
+//   - Save is atomic: a file is either absent or complete under its name,
+//     never partial, even if the process dies mid-write.
+//   - A file saved and acknowledged is durable and visible to Load, Stat and
+//     List (read-after-write).
+//   - Files are never modified; saving a name that exists replaces it with
+//     the same content (names are content hashes) and is not an error.
+//   - Missing files give errors that satisfy errors.Is(err, ErrNotExist).
+//
+// This package imports nothing else of arca's.
+package backend

@@ -1,0 +1,262 @@
+// Package local stores a repository in a directory of the local file
+// system. Saves go to a temporary file that is synced, renamed into place,
+// and followed by a sync of the directory, so an acknowledged file survives
+// a crash and a file never appears half-written.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/arcabackup/arca/repo/backend"
+)
+
+// Backend is a repository directory.
+type Backend struct {
+	root string
+}
+
+const tempPrefix = ".tmp-"
+
+// Open returns a Backend for the directory root, which must exist.
+func Open(root string) (*Backend, error) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("local: %s: %w", root, backend.ErrNoRepository)
+		}
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("local: %s is not a directory: %w", root, backend.ErrNoRepository)
+	}
+	return &Backend{root: root}, nil
+}
+
+// Create makes root and the repository's directories (including the 256
+// pack subdirectories) and returns a Backend for it. root may exist but
+// must not hold a config file.
+func Create(root string) (*Backend, error) {
+	if _, err := os.Stat(filepath.Join(root, "config")); err == nil {
+		return nil, fmt.Errorf("local: %s already holds a repository", root)
+	}
+	dirs := []string{root}
+	for _, t := range backend.AllTypes {
+		if t != backend.ConfigFile {
+			dirs = append(dirs, filepath.Join(root, t.Dir()))
+		}
+	}
+	for i := range 256 {
+		dirs = append(dirs, filepath.Join(root, "data", fmt.Sprintf("%02x", i)))
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("local: create %s: %w", d, err)
+		}
+	}
+	return &Backend{root: root}, nil
+}
+
+// Location implements backend.Backend.
+func (b *Backend) Location() string { return b.root }
+
+func (b *Backend) path(h backend.Handle) string {
+	switch h.Type {
+	case backend.ConfigFile:
+		return filepath.Join(b.root, "config")
+	case backend.PackFile:
+		sub := "00"
+		if len(h.Name) >= 2 {
+			sub = h.Name[:2]
+		}
+		return filepath.Join(b.root, "data", sub, h.Name)
+	}
+	return filepath.Join(b.root, h.Type.Dir(), h.Name)
+}
+
+func validName(h backend.Handle) error {
+	if h.Type == backend.ConfigFile {
+		return nil
+	}
+	if h.Name == "" || strings.ContainsAny(h.Name, `/\`) || h.Name == "." || h.Name == ".." || strings.HasPrefix(h.Name, tempPrefix) {
+		return fmt.Errorf("local: invalid file name %q", h.Name)
+	}
+	return nil
+}
+
+// Save implements backend.Backend.
+func (b *Backend) Save(ctx context.Context, h backend.Handle, data []byte) error {
+	if err := validName(h); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	final := b.path(h)
+	dir := filepath.Dir(final)
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("local: save %s: %w", h, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, final)
+	}
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("local: save %s: %w", h, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("local: save %s: sync directory: %w", h, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	// Some file systems do not support syncing directories.
+	if errors.Is(err, os.ErrInvalid) {
+		return nil
+	}
+	return err
+}
+
+func mapErr(h backend.Handle, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("local: %s: %w", h, backend.ErrNotExist)
+	}
+	return fmt.Errorf("local: %s: %w", h, err)
+}
+
+type sectionCloser struct {
+	io.Reader
+	f *os.File
+}
+
+func (s sectionCloser) Close() error { return s.f.Close() }
+
+// Load implements backend.Backend.
+func (b *Backend) Load(ctx context.Context, h backend.Handle, offset, length int64) (io.ReadCloser, error) {
+	if err := validName(h); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(b.path(h))
+	if err != nil {
+		return nil, mapErr(h, err)
+	}
+	if offset < 0 || length < 0 {
+		f.Close()
+		return nil, fmt.Errorf("local: %s: invalid range %d+%d", h, offset, length)
+	}
+	if length == 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, mapErr(h, err)
+		}
+		return f, nil
+	}
+	return sectionCloser{io.NewSectionReader(f, offset, length), f}, nil
+}
+
+// Stat implements backend.Backend.
+func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
+	if err := validName(h); err != nil {
+		return backend.FileInfo{}, err
+	}
+	fi, err := os.Stat(b.path(h))
+	if err != nil {
+		return backend.FileInfo{}, mapErr(h, err)
+	}
+	return backend.FileInfo{Name: h.Name, Size: fi.Size()}, nil
+}
+
+// List implements backend.Backend.
+func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
+	if t == backend.ConfigFile {
+		fi, err := b.Stat(ctx, backend.Handle{Type: t})
+		if errors.Is(err, backend.ErrNotExist) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return fn(fi)
+	}
+	dirs := []string{filepath.Join(b.root, t.Dir())}
+	if t == backend.PackFile {
+		subs, err := os.ReadDir(dirs[0])
+		if err != nil {
+			return mapErr(backend.Handle{Type: t}, err)
+		}
+		dirs = dirs[:0]
+		for _, s := range subs {
+			if s.IsDir() {
+				dirs = append(dirs, filepath.Join(b.root, t.Dir(), s.Name()))
+			}
+		}
+	}
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("local: list %s: %w", dir, err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), tempPrefix) {
+				continue
+			}
+			info, err := e.Info()
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed concurrently
+			} else if err != nil {
+				return fmt.Errorf("local: list %s: %w", dir, err)
+			}
+			if err := fn(backend.FileInfo{Name: e.Name(), Size: info.Size()}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Remove implements backend.Backend.
+func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
+	if err := validName(h); err != nil {
+		return err
+	}
+	if err := os.Remove(b.path(h)); err != nil {
+		return mapErr(h, err)
+	}
+	return nil
+}
+
+// Close implements backend.Backend.
+func (b *Backend) Close() error { return nil }
