@@ -1,0 +1,121 @@
+package index
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/pack"
+)
+
+// Version is the index file format version.
+const Version = 1
+
+// Pack lists the blobs of one pack.
+type Pack struct {
+	ID      crypto.ID
+	Size    int64
+	Entries []pack.Entry
+}
+
+// File is the plaintext content of one index file: the packs a write
+// session uploaded since its previous index file.
+type File struct {
+	Packs []Pack
+}
+
+// Encode appends the plaintext encoding of f to dst:
+//
+//	version u8 | npacks uvarint | npacks × (pack id [32] | size uvarint |
+//	pack header as in pack.EncodeHeader, without its version byte)
+func (f *File) Encode(dst []byte) []byte {
+	dst = append(dst, Version)
+	dst = binary.AppendUvarint(dst, uint64(len(f.Packs)))
+	for _, p := range f.Packs {
+		dst = append(dst, p.ID[:]...)
+		dst = binary.AppendUvarint(dst, uint64(p.Size))
+		dst = append(dst, pack.EncodeHeader(nil, p.Entries)[1:]...)
+	}
+	return dst
+}
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("index: %w: %s", pack.ErrCorrupt, fmt.Sprintf(format, args...))
+}
+
+// Decode parses an index file's plaintext.
+func Decode(b []byte) (*File, error) {
+	if len(b) < 1 {
+		return nil, corrupt("empty index file")
+	}
+	if b[0] != Version {
+		return nil, corrupt("version %d, want %d", b[0], Version)
+	}
+	b = b[1:]
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)/(crypto.IDSize+2)) {
+		return nil, corrupt("bad pack count")
+	}
+	b = b[k:]
+	f := &File{Packs: make([]Pack, 0, n)}
+	for i := range n {
+		if len(b) < crypto.IDSize {
+			return nil, corrupt("pack %d truncated", i)
+		}
+		var p Pack
+		copy(p.ID[:], b)
+		b = b[crypto.IDSize:]
+		size, k := binary.Uvarint(b)
+		if k <= 0 || size > 1<<40 {
+			return nil, corrupt("pack %s: bad size", p.ID.Short())
+		}
+		p.Size = int64(size)
+		b = b[k:]
+		// The entries are a pack header without the version byte; find
+		// their extent by decoding them against the pack's size.
+		entries, rest, err := decodeEntries(b, size)
+		if err != nil {
+			return nil, fmt.Errorf("index: pack %s: %w", p.ID.Short(), err)
+		}
+		p.Entries = entries
+		b = rest
+		f.Packs = append(f.Packs, p)
+	}
+	if len(b) != 0 {
+		return nil, corrupt("%d trailing bytes", len(b))
+	}
+	return f, nil
+}
+
+// decodeEntries parses count + entries at the start of b and returns the
+// remainder.
+func decodeEntries(b []byte, packSize uint64) ([]pack.Entry, []byte, error) {
+	count, k := binary.Uvarint(b)
+	if k <= 0 {
+		return nil, nil, corrupt("bad entry count")
+	}
+	// Measure the encoded length: each entry is 34 fixed bytes and three
+	// varints.
+	pos := k
+	for i := uint64(0); i < count; i++ {
+		pos += 2 + crypto.IDSize
+		for range 3 {
+			if pos > len(b) {
+				return nil, nil, corrupt("entries truncated")
+			}
+			_, n := binary.Uvarint(b[pos:])
+			if n <= 0 {
+				return nil, nil, corrupt("entries truncated")
+			}
+			pos += n
+		}
+	}
+	hdr := make([]byte, 0, pos+1)
+	hdr = append(hdr, pack.Version)
+	hdr = append(hdr, b[:pos]...)
+	entries, err := pack.DecodeHeader(hdr, packSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	return entries, b[pos:], nil
+}

@@ -1,0 +1,180 @@
+package index
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/pack"
+)
+
+func randomID() crypto.ID {
+	var id crypto.ID
+	rand.Read(id[:])
+	return id
+}
+
+func testFile(packs, blobs int) *File {
+	f := &File{}
+	for range packs {
+		p := Pack{ID: randomID()}
+		off := uint32(0)
+		for j := range blobs {
+			e := pack.Entry{Type: pack.DataBlob, ID: randomID(), Offset: off, Length: 100 + uint32(j), RawLength: 60 + uint32(j)}
+			if j%3 == 0 {
+				e.Type = pack.TreeBlob
+			}
+			off += e.Length
+			p.Entries = append(p.Entries, e)
+		}
+		p.Size = int64(off) + 200
+		f.Packs = append(f.Packs, p)
+	}
+	return f
+}
+
+func TestFileRoundTrip(t *testing.T) {
+	for _, f := range []*File{{}, testFile(1, 1), testFile(5, 100)} {
+		got, err := Decode(f.Encode(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got.Packs) != fmt.Sprint(f.Packs) && len(f.Packs) > 0 {
+			t.Fatalf("round trip differs")
+		}
+	}
+}
+
+func TestDecodeRejects(t *testing.T) {
+	good := testFile(2, 3).Encode(nil)
+	cases := map[string][]byte{
+		"empty":     nil,
+		"version":   append([]byte{2}, good[1:]...),
+		"truncated": good[:len(good)-3],
+		"trailing":  append(append([]byte{}, good...), 7),
+		"count":     {1, 0xff, 0xff, 0x03},
+	}
+	for name, b := range cases {
+		if _, err := Decode(b); !errors.Is(err, pack.ErrCorrupt) {
+			t.Errorf("%s: err = %v; want ErrCorrupt", name, err)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add(testFile(1, 2).Encode(nil))
+	f.Add((&File{}).Encode(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		file, err := Decode(b)
+		if err != nil {
+			if !errors.Is(err, pack.ErrCorrupt) {
+				t.Fatalf("error does not wrap ErrCorrupt: %v", err)
+			}
+			return
+		}
+		if _, err := Decode(file.Encode(nil)); err != nil {
+			t.Fatalf("re-encoded file does not decode: %v", err)
+		}
+	})
+}
+
+func TestDB(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	db, err := OpenDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := testFile(3, 50)
+	fid := randomID()
+	if err := db.AddFile(fid, f); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range f.Packs {
+		for _, e := range p.Entries {
+			loc, ok, err := db.Lookup(e.Type, e.ID)
+			if err != nil || !ok {
+				t.Fatalf("Lookup %s: ok=%v err=%v", e.ID.Short(), ok, err)
+			}
+			if loc.Pack != p.ID || loc.Entry != e {
+				t.Fatalf("Lookup %s = %+v; want pack %s entry %+v", e.ID.Short(), loc, p.ID.Short(), e)
+			}
+			other := pack.DataBlob
+			if e.Type == pack.DataBlob {
+				other = pack.TreeBlob
+			}
+			if ok, _ := db.Has(other, e.ID); ok {
+				t.Fatalf("blob %s found under the wrong type", e.ID.Short())
+			}
+		}
+	}
+	if ok, _ := db.Has(pack.DataBlob, randomID()); ok {
+		t.Fatal("random ID found")
+	}
+	if _, err := OpenDB(dir); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second OpenDB: err = %v; want ErrLocked", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = OpenDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	files, _ := db.Files()
+	if len(files) != 1 || !files[fid] {
+		t.Fatalf("Files after reopen = %v; want {%s}", files, fid.Short())
+	}
+	if n, _ := db.Count(); n != 150 {
+		t.Fatalf("Count = %d; want 150", n)
+	}
+	if err := db.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.Count(); n != 0 {
+		t.Fatalf("Count after Reset = %d; want 0", n)
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	db, err := OpenDB(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var ids []crypto.ID
+	for range 20 {
+		f := testFile(10, 500)
+		if err := db.AddFile(randomID(), f); err != nil {
+			b.Fatal(err)
+		}
+		for _, p := range f.Packs {
+			for _, e := range p.Entries {
+				if e.Type == pack.DataBlob {
+					ids = append(ids, e.ID)
+				}
+			}
+		}
+	}
+	b.Run("hit", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, ok, _ := db.Lookup(pack.DataBlob, ids[i%len(ids)]); !ok {
+				b.Fatal("miss")
+			}
+			i++
+		}
+	})
+	b.Run("miss", func(b *testing.B) {
+		b.ReportAllocs()
+		id := randomID()
+		for b.Loop() {
+			id[0]++
+			db.Lookup(pack.DataBlob, id)
+		}
+	})
+}

@@ -1,0 +1,188 @@
+package backup
+
+import (
+	"errors"
+	"os"
+	"os/user"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/arcabackup/arca/repo/tree"
+	"golang.org/x/sys/unix"
+)
+
+// names caches uid and gid lookups.
+type names struct {
+	mu     sync.Mutex
+	users  map[uint32]string
+	groups map[uint32]string
+}
+
+func newNames() *names {
+	return &names{users: map[uint32]string{}, groups: map[uint32]string{}}
+}
+
+func (n *names) user(uid uint32) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if s, ok := n.users[uid]; ok {
+		return s
+	}
+	s := ""
+	if u, err := user.LookupId(strconv.Itoa(int(uid))); err == nil {
+		s = u.Username
+	}
+	n.users[uid] = s
+	return s
+}
+
+func (n *names) group(gid uint32) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if s, ok := n.groups[gid]; ok {
+		return s
+	}
+	s := ""
+	if g, err := user.LookupGroupId(strconv.Itoa(int(gid))); err == nil {
+		s = g.Name
+	}
+	n.groups[gid] = s
+	return s
+}
+
+// nodeFromStat fills a node from lstat results. It does not read link
+// targets or xattrs.
+func (a *archiver) nodeFromStat(name string, fi os.FileInfo) tree.Node {
+	n := tree.Node{Name: name}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		n.Type = tree.Irregular
+		return n
+	}
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		n.Type = tree.File
+		n.Size = uint64(st.Size)
+	case syscall.S_IFDIR:
+		n.Type = tree.Dir
+	case syscall.S_IFLNK:
+		n.Type = tree.Symlink
+	case syscall.S_IFBLK:
+		n.Type = tree.Device
+	case syscall.S_IFCHR:
+		n.Type = tree.CharDev
+	case syscall.S_IFIFO:
+		n.Type = tree.FIFO
+	case syscall.S_IFSOCK:
+		n.Type = tree.Socket
+	default:
+		n.Type = tree.Irregular
+	}
+	n.Mode = st.Mode & 0o7777
+	n.UID, n.GID = st.Uid, st.Gid
+	n.User, n.Group = a.names.user(st.Uid), a.names.group(st.Gid)
+	n.ModTime = st.Mtim.Nano()
+	n.AccessTime = st.Atim.Nano()
+	n.ChangeTime = st.Ctim.Nano()
+	n.Inode = st.Ino
+	n.Device = st.Dev
+	n.Links = uint64(st.Nlink)
+	if n.Type == tree.Dir || n.Type == tree.Symlink {
+		// Listing a directory or reading a link updates its access time,
+		// so storing it would give an unchanged directory a new tree
+		// every backup. Files are read with O_NOATIME where allowed.
+		n.AccessTime = 0
+	}
+	if n.Type == tree.Device || n.Type == tree.CharDev {
+		n.Rdev = st.Rdev
+	}
+	return n
+}
+
+// readXattrs returns the extended attributes of path (not following
+// symlinks). File systems without xattr support give none.
+func readXattrs(path string) ([]tree.Xattr, error) {
+	buf := make([]byte, 1024)
+	var n int
+	var err error
+	for {
+		n, err = unix.Llistxattr(path, buf)
+		if errors.Is(err, unix.ERANGE) {
+			buf = make([]byte, len(buf)*4)
+			continue
+		}
+		break
+	}
+	if err != nil {
+		if errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EOPNOTSUPP) {
+			return nil, nil
+		}
+		return nil, &os.PathError{Op: "listxattr", Path: path, Err: err}
+	}
+	var out []tree.Xattr
+	for _, name := range splitNull(buf[:n]) {
+		val, err := getXattr(path, name)
+		if errors.Is(err, unix.ENODATA) {
+			continue // removed meanwhile
+		} else if err != nil {
+			return nil, &os.PathError{Op: "getxattr " + name, Path: path, Err: err}
+		}
+		out = append(out, tree.Xattr{Name: name, Value: val})
+	}
+	return out, nil
+}
+
+func getXattr(path, name string) ([]byte, error) {
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Lgetxattr(path, name, buf)
+		if errors.Is(err, unix.ERANGE) {
+			sz, err := unix.Lgetxattr(path, name, nil)
+			if err != nil {
+				return nil, err
+			}
+			buf = make([]byte, sz+1)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return buf[:n], nil
+	}
+}
+
+func splitNull(b []byte) []string {
+	var out []string
+	start := 0
+	for i, c := range b {
+		if c == 0 {
+			if i > start {
+				out = append(out, string(b[start:i]))
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// openNoatime opens a file for reading without updating its access time
+// when the process may (it owns the file or is root).
+func openNoatime(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOATIME|syscall.O_NOFOLLOW, 0)
+	if err == nil {
+		return f, nil
+	}
+	if errors.Is(err, syscall.EPERM) {
+		return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	}
+	return nil, err
+}
+
+func statIdentity(fi os.FileInfo) (ino uint64, size int64, mtime int64, ok bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, 0, false
+	}
+	return st.Ino, st.Size, st.Mtim.Nano(), true
+}

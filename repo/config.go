@@ -1,0 +1,76 @@
+package repo
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/pack"
+	"github.com/restic/chunker"
+)
+
+// ConfigVersion is the repository format version stored in the config.
+const ConfigVersion = 1
+
+// Config is the repository's encrypted configuration, fixed at Init.
+type Config struct {
+	Version           int              `json:"version"`
+	ID                crypto.ID        `json:"id"`
+	ChunkerPolynomial chunker.Pol      `json:"chunker_polynomial"`
+	ChunkMin          uint             `json:"chunk_min"`
+	ChunkAvgBits      int              `json:"chunk_avg_bits"`
+	ChunkMax          uint             `json:"chunk_max"`
+	Compression       pack.Compression `json:"compression"`
+	PackSize          int              `json:"pack_size"`
+}
+
+// Defaults for new repositories.
+const (
+	DefaultChunkMin     = 512 << 10
+	DefaultChunkAvgBits = 20 // 1 MiB
+	DefaultChunkMax     = 8 << 20
+	DefaultPackSize     = 16 << 20
+)
+
+func newConfig(comp pack.Compression) (Config, error) {
+	pol, err := chunker.RandomPolynomial()
+	if err != nil {
+		return Config{}, fmt.Errorf("repo: chunker polynomial: %w", err)
+	}
+	var id crypto.ID
+	if _, err := rand.Read(id[:]); err != nil {
+		return Config{}, fmt.Errorf("repo: repository id: %w", err)
+	}
+	if comp == "" {
+		comp = pack.CompressionAuto
+	}
+	return Config{
+		Version: ConfigVersion, ID: id, ChunkerPolynomial: pol,
+		ChunkMin: DefaultChunkMin, ChunkAvgBits: DefaultChunkAvgBits, ChunkMax: DefaultChunkMax,
+		Compression: comp, PackSize: DefaultPackSize,
+	}, nil
+}
+
+// ParseConfig decodes and validates a config's plaintext.
+func ParseConfig(b []byte) (Config, error) {
+	var c Config
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("repo: config: %w: %v", ErrCorrupt, err)
+	}
+	if c.Version != ConfigVersion {
+		return c, fmt.Errorf("repo: config version %d not supported (want %d)", c.Version, ConfigVersion)
+	}
+	if _, err := pack.ParseCompression(string(c.Compression)); err != nil {
+		return c, fmt.Errorf("repo: config: %w", err)
+	}
+	switch {
+	case c.ChunkerPolynomial == 0 || !c.ChunkerPolynomial.Irreducible() || c.ChunkerPolynomial.Deg() != 53:
+		return c, fmt.Errorf("repo: config: %w: invalid chunker polynomial %s", ErrCorrupt, c.ChunkerPolynomial)
+	case c.ChunkMin < 64 || c.ChunkMax < c.ChunkMin || c.ChunkMax > 64<<20 || c.ChunkAvgBits < 10 || c.ChunkAvgBits > 26:
+		return c, fmt.Errorf("repo: config: %w: chunk sizes min %d avg 2^%d max %d", ErrCorrupt, c.ChunkMin, c.ChunkAvgBits, c.ChunkMax)
+	case c.PackSize < 1<<20 || c.PackSize > 1<<30:
+		return c, fmt.Errorf("repo: config: %w: pack size %d", ErrCorrupt, c.PackSize)
+	}
+	return c, nil
+}

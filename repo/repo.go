@@ -1,0 +1,329 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/index"
+	"github.com/arcabackup/arca/pack"
+	"github.com/arcabackup/arca/repo/backend"
+	"golang.org/x/sync/errgroup"
+)
+
+// ErrNoRepository is returned by Open when the backend holds no config.
+var ErrNoRepository = backend.ErrNoRepository
+
+// ErrWrongPassword is returned when no key file opens with the password.
+var ErrWrongPassword = crypto.ErrWrongPassword
+
+// Repository is an open repository. It is safe for concurrent use.
+type Repository struct {
+	be    backend.Backend
+	key   *crypto.Key
+	cfg   Config
+	keyID crypto.ID // the key file that opened it
+
+	idx      *index.DB
+	cacheDir string
+	tempDir  string // a private cache to remove on Close, when the shared one was busy
+
+	Warn func(msg string) // reports recoverable problems; never nil after Open
+}
+
+// InitOptions configure a new repository.
+type InitOptions struct {
+	Compression pack.Compression
+	KDF         crypto.KDFParams // zero means crypto.DefaultKDF
+	Hostname    string
+	Username    string
+	Now         time.Time
+}
+
+// Init creates a repository on be, which must hold none, with one key file
+// for password. It returns the new config.
+func Init(ctx context.Context, be backend.Backend, password []byte, opts InitOptions) (Config, error) {
+	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); err == nil {
+		return Config{}, fmt.Errorf("repo: %s already holds a repository", be.Location())
+	} else if !errors.Is(err, backend.ErrNotExist) {
+		return Config{}, fmt.Errorf("repo: init %s: %w", be.Location(), err)
+	}
+	cfg, err := newConfig(opts.Compression)
+	if err != nil {
+		return Config{}, err
+	}
+	key, err := crypto.NewRandomKey()
+	if err != nil {
+		return Config{}, err
+	}
+	if opts.KDF == (crypto.KDFParams{}) {
+		opts.KDF = crypto.DefaultKDF
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if _, err := saveKeyFile(ctx, be, key, password, opts.KDF, opts.Hostname, opts.Username, opts.Now); err != nil {
+		return Config{}, err
+	}
+	plain, err := jsonMarshal(cfg)
+	if err != nil {
+		return Config{}, err
+	}
+	data, err := SealFile(key, crypto.KindConfig, plain)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := be.Save(ctx, backend.Handle{Type: backend.ConfigFile}, data); err != nil {
+		return Config{}, fmt.Errorf("repo: save config: %w", err)
+	}
+	return cfg, nil
+}
+
+func saveKeyFile(ctx context.Context, be backend.Backend, key *crypto.Key, password []byte, p crypto.KDFParams, host, user string, now time.Time) (crypto.ID, error) {
+	kf, err := crypto.NewKeyFile(key, password, p, host, user, now)
+	if err != nil {
+		return crypto.ID{}, err
+	}
+	data, err := kf.Marshal()
+	if err != nil {
+		return crypto.ID{}, err
+	}
+	id := crypto.Hash(data)
+	if err := be.Save(ctx, backend.Handle{Type: backend.KeyFile, Name: id.String()}, data); err != nil {
+		return crypto.ID{}, fmt.Errorf("repo: save key %s: %w", id.Short(), err)
+	}
+	return id, nil
+}
+
+// OpenOptions configure Open.
+type OpenOptions struct {
+	// CacheDir is the base directory of local caches; the repository's
+	// cache is CacheDir/<repository id>. Empty means a private temporary
+	// cache, removed on Close.
+	CacheDir string
+	// Warn receives recoverable problems (e.g. a busy cache). May be nil.
+	Warn func(msg string)
+}
+
+// Open unlocks the repository on be with password, opens its local cache
+// and brings the cache up to date with the repository's index files.
+func Open(ctx context.Context, be backend.Backend, password []byte, opts OpenOptions) (*Repository, error) {
+	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); errors.Is(err, backend.ErrNotExist) {
+		return nil, fmt.Errorf("repo: %s: %w", be.Location(), ErrNoRepository)
+	} else if err != nil {
+		return nil, fmt.Errorf("repo: open %s: %w", be.Location(), err)
+	}
+	key, keyID, err := unlock(ctx, be, password)
+	if err != nil {
+		return nil, err
+	}
+	data, err := backend.ReadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
+	if err != nil {
+		return nil, fmt.Errorf("repo: load config: %w", err)
+	}
+	plain, err := OpenFile(key, crypto.KindConfig, data)
+	if err != nil {
+		return nil, fmt.Errorf("repo: config: %w", err)
+	}
+	cfg, err := ParseConfig(plain)
+	if err != nil {
+		return nil, err
+	}
+	r := &Repository{be: be, key: key, cfg: cfg, keyID: keyID, Warn: opts.Warn}
+	if r.Warn == nil {
+		r.Warn = func(string) {}
+	}
+	if err := r.openCache(opts.CacheDir); err != nil {
+		return nil, err
+	}
+	if err := r.SyncIndex(ctx); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// unlock tries every key file with password.
+func unlock(ctx context.Context, be backend.Backend, password []byte) (*crypto.Key, crypto.ID, error) {
+	var names []string
+	err := be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	})
+	if err != nil {
+		return nil, crypto.ID{}, fmt.Errorf("repo: list keys: %w", err)
+	}
+	for _, name := range names {
+		id, err := crypto.ParseID(name)
+		if err != nil {
+			continue
+		}
+		data, err := backend.ReadAll(ctx, be, backend.Handle{Type: backend.KeyFile, Name: name})
+		if err != nil {
+			return nil, crypto.ID{}, fmt.Errorf("repo: load key %s: %w", id.Short(), err)
+		}
+		kf, err := crypto.ParseKeyFile(data)
+		if err != nil {
+			continue // a damaged or foreign key file does not stop the others
+		}
+		key, err := kf.Unlock(password)
+		if errors.Is(err, crypto.ErrWrongPassword) {
+			continue
+		} else if err != nil {
+			return nil, crypto.ID{}, fmt.Errorf("repo: key %s: %w", id.Short(), err)
+		}
+		return key, id, nil
+	}
+	return nil, crypto.ID{}, ErrWrongPassword
+}
+
+func (r *Repository) openCache(base string) error {
+	if base != "" {
+		dir := filepath.Join(base, r.cfg.ID.String())
+		db, err := index.OpenDB(dir)
+		if err == nil {
+			r.idx, r.cacheDir = db, dir
+			return nil
+		}
+		if !errors.Is(err, index.ErrLocked) {
+			return err
+		}
+		r.Warn(fmt.Sprintf("cache %s is in use by another arca process; using a private cache for this run", dir))
+	}
+	tmp, err := os.MkdirTemp("", "arca-cache-")
+	if err != nil {
+		return fmt.Errorf("repo: temporary cache: %w", err)
+	}
+	db, err := index.OpenDB(tmp)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	r.idx, r.cacheDir, r.tempDir = db, tmp, tmp
+	return nil
+}
+
+// Close closes the local cache. The backend is left open.
+func (r *Repository) Close() error {
+	var err error
+	if r.idx != nil {
+		err = r.idx.Close()
+		r.idx = nil
+	}
+	if r.tempDir != "" {
+		os.RemoveAll(r.tempDir)
+	}
+	return err
+}
+
+// Config returns the repository's configuration.
+func (r *Repository) Config() Config { return r.cfg }
+
+// Key returns the master key.
+func (r *Repository) Key() *crypto.Key { return r.key }
+
+// Backend returns the backend.
+func (r *Repository) Backend() backend.Backend { return r.be }
+
+// KeyID returns the ID of the key file that opened the repository.
+func (r *Repository) KeyID() crypto.ID { return r.keyID }
+
+// CacheDir returns the directory of the local cache in use.
+func (r *Repository) CacheDir() string { return r.cacheDir }
+
+// Index returns the local index cache.
+func (r *Repository) Index() *index.DB { return r.idx }
+
+// SyncIndex loads index files the cache has not seen. If the cache knows an
+// index file that is gone from the repository, the cache is rebuilt.
+func (r *Repository) SyncIndex(ctx context.Context) error {
+	ids, err := r.ListFiles(ctx, backend.IndexFile)
+	if err != nil {
+		return err
+	}
+	known, err := r.idx.Files()
+	if err != nil {
+		return fmt.Errorf("repo: cache: %w", err)
+	}
+	present := make(map[crypto.ID]bool, len(ids))
+	for _, id := range ids {
+		present[id] = true
+	}
+	for id := range known {
+		if !present[id] {
+			if err := r.idx.Reset(); err != nil {
+				return err
+			}
+			known = map[crypto.ID]bool{}
+			break
+		}
+	}
+	var missing []crypto.ID
+	for _, id := range ids {
+		if !known[id] {
+			missing = append(missing, id)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	var mu sync.Mutex // badger write batches are safe, but serialize for steady memory
+	for _, id := range missing {
+		g.Go(func() error {
+			f, err := r.LoadIndexFile(gctx, id)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			return r.idx.AddFile(id, f)
+		})
+	}
+	return g.Wait()
+}
+
+// LoadIndexFile loads and decodes one index file.
+func (r *Repository) LoadIndexFile(ctx context.Context, id crypto.ID) (*index.File, error) {
+	plain, err := r.LoadFile(ctx, backend.IndexFile, crypto.KindIndex, id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := index.Decode(plain)
+	if err != nil {
+		return nil, fmt.Errorf("repo: index/%s: %w", id, err)
+	}
+	return f, nil
+}
+
+// Lookup returns the location of a blob.
+func (r *Repository) Lookup(t pack.BlobType, id crypto.ID) (index.Location, bool, error) {
+	return r.idx.Lookup(t, id)
+}
+
+// ErrBlobNotFound is wrapped when a blob is in no index.
+var ErrBlobNotFound = errors.New("blob not found in index")
+
+// LoadBlob reads, verifies and returns blob id of type t, appended to dst.
+func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID, dst []byte) ([]byte, error) {
+	loc, ok, err := r.idx.Lookup(t, id)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("repo: %s blob %s: %w", t, id.Short(), ErrBlobNotFound)
+	}
+	sealed := make([]byte, loc.Entry.Length)
+	h := backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}
+	if err := backend.ReadAt(ctx, r.be, h, sealed, int64(loc.Entry.Offset)); err != nil {
+		return nil, fmt.Errorf("repo: load %s blob %s from pack %s: %w", t, id.Short(), loc.Pack.Short(), err)
+	}
+	out, err := pack.OpenBlob(r.key, nil, loc.Entry, sealed, dst)
+	if err != nil {
+		return nil, fmt.Errorf("repo: pack %s: %w", loc.Pack, err)
+	}
+	return out, nil
+}

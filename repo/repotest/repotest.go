@@ -1,0 +1,49 @@
+// Package repotest creates repositories for tests.
+package repotest
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo/backend/local"
+)
+
+// Password is the password of test repositories.
+const Password = "test password"
+
+// KDF is a cheap argon2id setting that keeps tests fast.
+var KDF = crypto.KDFParams{Time: 1, Memory: 64, Threads: 1}
+
+// New initializes a repository in a temporary directory and opens it with
+// a temporary cache. It is closed when the test ends.
+func New(t testing.TB) *repo.Repository {
+	t.Helper()
+	be, err := local.Create(filepath.Join(t.TempDir(), "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return OnBackend(t, be)
+}
+
+// OnBackend initializes a repository on be and opens it.
+func OnBackend(t testing.TB, be backend.Backend) *repo.Repository {
+	t.Helper()
+	if _, err := repo.Init(t.Context(), be, []byte(Password), repo.InitOptions{KDF: KDF, Hostname: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	return Open(t, be)
+}
+
+// Open opens the repository on be with a fresh temporary cache.
+func Open(t testing.TB, be backend.Backend) *repo.Repository {
+	t.Helper()
+	r, err := repo.Open(t.Context(), be, []byte(Password), repo.OpenOptions{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}

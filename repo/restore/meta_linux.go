@@ -1,0 +1,143 @@
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+
+	"github.com/arcabackup/arca/repo/tree"
+	"github.com/zeebo/blake3"
+	"golang.org/x/sys/unix"
+)
+
+// tempName is where a file is written before it is complete: a hidden name
+// in the same directory derived from the final name, so a second run after
+// an interruption reuses and replaces it.
+func tempName(path string) string {
+	sum := blake3.Sum256([]byte(filepath.Base(path)))
+	return filepath.Join(filepath.Dir(path), fmt.Sprintf(".arca-restore-%x", sum[:8]))
+}
+
+func (rs *restorer) ids(n *tree.Node) (int, int) {
+	uid, gid := int(n.UID), int(n.GID)
+	if n.User != "" {
+		if u, err := user.Lookup(n.User); err == nil {
+			if v, err := strconv.Atoi(u.Uid); err == nil {
+				uid = v
+			}
+		}
+	}
+	if n.Group != "" {
+		if g, err := user.LookupGroup(n.Group); err == nil {
+			if v, err := strconv.Atoi(g.Gid); err == nil {
+				gid = v
+			}
+		}
+	}
+	return uid, gid
+}
+
+// setMeta applies ownership (as root), mode, xattrs and times to path, or
+// to f when it is not nil. Symlinks get no mode.
+func (rs *restorer) setMeta(path string, n *tree.Node, f *os.File) error {
+	var errs []error
+	if rs.owner {
+		uid, gid := rs.ids(n)
+		var err error
+		if f != nil {
+			err = f.Chown(uid, gid)
+		} else {
+			err = os.Lchown(path, uid, gid)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.Type != tree.Symlink {
+		mode := unixMode(n.Mode)
+		var err error
+		if f != nil {
+			err = unix.Fchmod(int(f.Fd()), mode)
+		} else {
+			err = unix.Chmod(path, mode)
+		}
+		if err != nil {
+			errs = append(errs, &os.PathError{Op: "chmod", Path: path, Err: err})
+		}
+	}
+	for _, x := range n.Xattrs {
+		var err error
+		if f != nil {
+			err = unix.Fsetxattr(int(f.Fd()), x.Name, x.Value, 0)
+		} else {
+			err = unix.Lsetxattr(path, x.Name, x.Value, 0)
+		}
+		if err != nil && !(n.Type == tree.Symlink && errors.Is(err, unix.EPERM)) {
+			errs = append(errs, &os.PathError{Op: "setxattr " + x.Name, Path: path, Err: err})
+		}
+	}
+	atime := n.AccessTime
+	if atime == 0 {
+		atime = n.ModTime // directories keep no access time
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(atime), unix.NsecToTimespec(n.ModTime)}
+	var err error
+	if f != nil {
+		err = unix.UtimesNanoAt(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), ts, 0)
+		if err != nil {
+			err = unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW)
+		}
+	} else {
+		err = unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW)
+	}
+	if err != nil {
+		errs = append(errs, &os.PathError{Op: "utimes", Path: path, Err: err})
+	}
+	return errors.Join(errs...)
+}
+
+// unixMode converts the stored permission bits (07777) to chmod's.
+func unixMode(m uint32) uint32 { return m & 0o7777 }
+
+// removeNonDir removes what is at path unless it is a directory.
+func removeNonDir(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("a directory is in the way")
+	}
+	return os.Remove(path)
+}
+
+// special restores a symlink, FIFO or device node.
+func (rs *restorer) special(path string, n *tree.Node) error {
+	if err := removeNonDir(path); err != nil {
+		return err
+	}
+	var err error
+	switch n.Type {
+	case tree.Symlink:
+		err = os.Symlink(n.LinkTarget, path)
+	case tree.FIFO:
+		err = unix.Mkfifo(path, unixMode(n.Mode))
+	case tree.Device:
+		err = unix.Mknod(path, unix.S_IFBLK|unixMode(n.Mode), int(n.Rdev))
+	case tree.CharDev:
+		err = unix.Mknod(path, unix.S_IFCHR|unixMode(n.Mode), int(n.Rdev))
+	case tree.Socket, tree.Irregular:
+		return nil // not restorable; the node documents that it existed
+	default:
+		return fmt.Errorf("unknown node type %s", n.Type)
+	}
+	if err != nil {
+		return &os.PathError{Op: "create " + n.Type.String(), Path: path, Err: err}
+	}
+	return rs.setMeta(path, n, nil)
+}

@@ -1,0 +1,482 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/pack"
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo/snapshot"
+	"github.com/arcabackup/arca/repo/tree"
+	"golang.org/x/sync/errgroup"
+)
+
+// Options configure a restore.
+type Options struct {
+	Target string
+	// Workers is the number of packs read at once; zero means 4.
+	Workers int
+	// Warn, if not nil, is called for each entry that could not be
+	// restored completely.
+	Warn func(path string, err error)
+	// Progress, if not nil, is updated while the restore runs.
+	Progress *Progress
+}
+
+// Progress is updated atomically.
+type Progress struct {
+	Files     atomic.Int64
+	Bytes     atomic.Int64 // bytes of file content written or left as holes
+	BytesRead atomic.Int64 // bytes read from the repository
+	Errors    atomic.Int64
+}
+
+// ErrIncomplete is returned when some entries could not be restored.
+var ErrIncomplete = errors.New("restore: some entries were not restored")
+
+// batch limits: a batch is executed when it plans this many files or blob
+// writes, which bounds memory whatever the snapshot's size.
+const (
+	batchFiles  = 20000
+	batchWrites = 200000
+)
+
+type fileState struct {
+	path      string // final path
+	tmp       string
+	node      *tree.Node
+	remaining atomic.Int64
+	mu        sync.Mutex
+	f         *os.File
+	created   bool
+	failed    atomic.Bool
+}
+
+type write struct {
+	file   *fileState
+	offset int64
+}
+
+type blobWrites struct {
+	entry  pack.Entry
+	writes []write
+}
+
+type restorer struct {
+	ctx   context.Context
+	r     *repo.Repository
+	opts  Options
+	prog  *Progress
+	owner bool
+
+	files  []*fileState
+	packs  map[crypto.ID]map[crypto.ID]*blobWrites // pack -> blob -> writes
+	nwrite int
+
+	links map[[2]uint64]string // (device, inode) of the snapshot's file -> restored path
+	later []hardlink
+	dirs  []dirMeta
+
+	errCount atomic.Int64
+}
+
+type hardlink struct {
+	path, target string
+	node         *tree.Node
+}
+
+type dirMeta struct {
+	path string
+	node tree.Node
+}
+
+// Run restores snapshot sn into opts.Target.
+func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Options) error {
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.Progress == nil {
+		opts.Progress = &Progress{}
+	}
+	if opts.Target == "" {
+		return errors.New("restore: no target directory")
+	}
+	if err := os.MkdirAll(opts.Target, 0o700); err != nil {
+		return fmt.Errorf("restore: target %s: %w", opts.Target, err)
+	}
+	rs := &restorer{
+		ctx: ctx, r: r, opts: opts, prog: opts.Progress, owner: os.Geteuid() == 0,
+		packs: map[crypto.ID]map[crypto.ID]*blobWrites{}, links: map[[2]uint64]string{},
+	}
+	if err := rs.walk(sn.Tree, opts.Target); err != nil {
+		return err
+	}
+	if err := rs.flush(); err != nil {
+		return err
+	}
+	for _, l := range rs.later {
+		rs.link(l)
+	}
+	for i := len(rs.dirs) - 1; i >= 0; i-- {
+		d := rs.dirs[i]
+		if err := rs.setMeta(d.path, &d.node, nil); err != nil {
+			rs.fail(d.path, err)
+		}
+	}
+	if n := rs.errCount.Load(); n > 0 {
+		return fmt.Errorf("%w: %d errors", ErrIncomplete, n)
+	}
+	return nil
+}
+
+func (rs *restorer) fail(path string, err error) {
+	rs.errCount.Add(1)
+	rs.prog.Errors.Add(1)
+	if rs.opts.Warn != nil {
+		rs.opts.Warn(path, err)
+	}
+}
+
+func (rs *restorer) walk(id crypto.ID, dir string) error {
+	if err := rs.ctx.Err(); err != nil {
+		return err
+	}
+	t, err := tree.Load(rs.ctx, rs.r, id)
+	if err != nil {
+		return fmt.Errorf("restore: %s: %w", dir, err)
+	}
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		if !tree.ValidName(n.Name) {
+			rs.fail(filepath.Join(dir, n.Name), errors.New("invalid name in snapshot"))
+			continue
+		}
+		path := filepath.Join(dir, n.Name)
+		switch n.Type {
+		case tree.Dir:
+			if err := mkdir(path); err != nil {
+				rs.fail(path, err)
+				continue
+			}
+			rs.dirs = append(rs.dirs, dirMeta{path: path, node: *n})
+			if err := rs.walk(n.Subtree, path); err != nil {
+				return err
+			}
+		case tree.File:
+			if n.Links > 1 {
+				key := [2]uint64{n.Device, n.Inode}
+				if first, ok := rs.links[key]; ok {
+					rs.later = append(rs.later, hardlink{path: path, target: first, node: n})
+					continue
+				}
+				rs.links[key] = path
+			}
+			if err := rs.planFile(path, n); err != nil {
+				return err
+			}
+		default:
+			if err := rs.special(path, n); err != nil {
+				rs.fail(path, err)
+			} else {
+				rs.prog.Files.Add(1)
+			}
+		}
+		if len(rs.files) >= batchFiles || rs.nwrite >= batchWrites {
+			if err := rs.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func mkdir(path string) error {
+	err := os.Mkdir(path, 0o700)
+	if errors.Is(err, os.ErrExist) {
+		fi, serr := os.Lstat(path)
+		if serr == nil && fi.IsDir() {
+			return nil
+		}
+		return fmt.Errorf("a file that is not a directory is in the way")
+	}
+	return err
+}
+
+// planFile records the blob writes of one regular file.
+func (rs *restorer) planFile(path string, n *tree.Node) error {
+	fs := &fileState{path: path, tmp: tempName(path), node: n}
+	off := int64(0)
+	for _, id := range n.Content {
+		loc, ok, err := rs.r.Lookup(pack.DataBlob, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			rs.fail(path, fmt.Errorf("data blob %s: %w", id.Short(), repo.ErrBlobNotFound))
+			return nil
+		}
+		blobs := rs.packs[loc.Pack]
+		if blobs == nil {
+			blobs = map[crypto.ID]*blobWrites{}
+			rs.packs[loc.Pack] = blobs
+		}
+		bw := blobs[id]
+		if bw == nil {
+			bw = &blobWrites{entry: loc.Entry}
+			blobs[id] = bw
+		}
+		bw.writes = append(bw.writes, write{file: fs, offset: off})
+		off += int64(loc.Entry.RawLength)
+		rs.nwrite++
+	}
+	fs.remaining.Store(int64(len(n.Content)))
+	rs.files = append(rs.files, fs)
+	return nil
+}
+
+// flush executes the planned batch.
+func (rs *restorer) flush() error {
+	files, packs := rs.files, rs.packs
+	rs.files, rs.packs, rs.nwrite = nil, map[crypto.ID]map[crypto.ID]*blobWrites{}, 0
+	for _, fs := range files {
+		if fs.remaining.Load() == 0 { // empty file
+			fs.mu.Lock()
+			err := rs.open(fs)
+			fs.mu.Unlock()
+			if err != nil {
+				fs.failed.Store(true)
+				rs.fail(fs.path, err)
+				continue
+			}
+			rs.finish(fs)
+		}
+	}
+	ids := make([]crypto.ID, 0, len(packs))
+	for id := range packs {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b crypto.ID) int { return compareID(a, b) })
+	g, gctx := errgroup.WithContext(rs.ctx)
+	g.SetLimit(rs.opts.Workers)
+	for _, id := range ids {
+		g.Go(func() error { return rs.restorePack(gctx, id, packs[id]) })
+	}
+	err := g.Wait()
+	// Close whatever is still open (after a failure).
+	for _, fs := range files {
+		fs.mu.Lock()
+		if fs.f != nil {
+			fs.f.Close()
+			fs.f = nil
+			os.Remove(fs.tmp)
+		}
+		fs.mu.Unlock()
+	}
+	return err
+}
+
+func compareID(a, b crypto.ID) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return int(a[i]) - int(b[i])
+		}
+	}
+	return 0
+}
+
+// open creates the file's temporary name on first use and sizes it, so
+// blobs that are not written stay holes. fs.mu must be held.
+func (rs *restorer) open(fs *fileState) error {
+	if fs.created {
+		return nil
+	}
+	fs.created = true
+	if fi, err := os.Lstat(fs.path); err == nil && fi.IsDir() {
+		return fmt.Errorf("a directory is in the way")
+	}
+	f, err := os.OpenFile(fs.tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(int64(fs.node.Size)); err != nil {
+		f.Close()
+		os.Remove(fs.tmp)
+		return err
+	}
+	fs.f = f
+	return nil
+}
+
+// finish closes a complete file, applies its metadata and renames it into
+// place.
+func (rs *restorer) finish(fs *fileState) {
+	fs.mu.Lock()
+	f := fs.f
+	fs.f = nil
+	fs.mu.Unlock()
+	if f == nil {
+		return
+	}
+	err := rs.setMeta(fs.tmp, fs.node, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(fs.tmp, fs.path)
+	}
+	if err != nil {
+		os.Remove(fs.tmp)
+		rs.fail(fs.path, err)
+		return
+	}
+	rs.prog.Files.Add(1)
+}
+
+type segment struct {
+	start, end int64
+	blobs      []*blobWrites
+}
+
+// maxGap is the largest run of unneeded bytes read rather than skipped
+// between two needed blobs of a pack.
+const maxGap = 1 << 20
+
+func (rs *restorer) restorePack(ctx context.Context, id crypto.ID, blobs map[crypto.ID]*blobWrites) error {
+	list := make([]*blobWrites, 0, len(blobs))
+	for _, bw := range blobs {
+		list = append(list, bw)
+	}
+	slices.SortFunc(list, func(a, b *blobWrites) int { return int(a.entry.Offset) - int(b.entry.Offset) })
+	var segs []segment
+	for _, bw := range list {
+		s, e := int64(bw.entry.Offset), int64(bw.entry.Offset)+int64(bw.entry.Length)
+		if n := len(segs); n > 0 && s-segs[n-1].end <= maxGap {
+			segs[n-1].end = max(segs[n-1].end, e)
+			segs[n-1].blobs = append(segs[n-1].blobs, bw)
+			continue
+		}
+		segs = append(segs, segment{start: s, end: e, blobs: []*blobWrites{bw}})
+	}
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	hasher := rs.r.Key().NewIDHasher()
+	var buf, plain []byte
+	for _, sg := range segs {
+		if cap(buf) < int(sg.end-sg.start) {
+			buf = make([]byte, sg.end-sg.start)
+		}
+		buf = buf[:sg.end-sg.start]
+		if err := backend.ReadAt(ctx, rs.r.Backend(), h, buf, sg.start); err != nil {
+			for _, bw := range sg.blobs {
+				rs.blobFailed(bw, fmt.Errorf("read pack %s: %w", id.Short(), err))
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		}
+		rs.prog.BytesRead.Add(int64(len(buf)))
+		for _, bw := range sg.blobs {
+			off := int64(bw.entry.Offset) - sg.start
+			var err error
+			plain, err = pack.OpenBlob(rs.r.Key(), hasher, bw.entry, buf[off:off+int64(bw.entry.Length)], plain[:0])
+			if err != nil {
+				rs.blobFailed(bw, fmt.Errorf("pack %s: %w", id, err))
+				continue
+			}
+			zero := allZero(plain)
+			for _, wr := range bw.writes {
+				rs.writeBlob(wr, plain, zero)
+			}
+		}
+	}
+	return nil
+}
+
+func (rs *restorer) blobFailed(bw *blobWrites, err error) {
+	for _, wr := range bw.writes {
+		fs := wr.file
+		if !fs.failed.Swap(true) {
+			rs.fail(fs.path, err)
+		}
+		if fs.remaining.Add(-1) == 0 {
+			fs.mu.Lock()
+			if fs.f != nil {
+				fs.f.Close()
+				fs.f = nil
+			}
+			fs.mu.Unlock()
+			os.Remove(fs.tmp)
+		}
+	}
+}
+
+func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
+	fs := wr.file
+	if !fs.failed.Load() {
+		fs.mu.Lock()
+		err := rs.open(fs)
+		if err == nil && fs.f != nil && !zero {
+			_, err = fs.f.WriteAt(data, wr.offset)
+		}
+		fs.mu.Unlock()
+		if err != nil && !fs.failed.Swap(true) {
+			rs.fail(fs.path, err)
+		}
+	}
+	rs.prog.Bytes.Add(int64(len(data)))
+	if fs.remaining.Add(-1) == 0 {
+		if fs.failed.Load() {
+			fs.mu.Lock()
+			if fs.f != nil {
+				fs.f.Close()
+				fs.f = nil
+			}
+			fs.mu.Unlock()
+			os.Remove(fs.tmp)
+			return
+		}
+		rs.finish(fs)
+	}
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (rs *restorer) link(l hardlink) {
+	if _, err := os.Lstat(l.target); err != nil {
+		rs.fail(l.path, fmt.Errorf("hard link target %s was not restored", l.target))
+		return
+	}
+	if fi, err := os.Lstat(l.path); err == nil {
+		if fi.IsDir() {
+			rs.fail(l.path, fmt.Errorf("a directory is in the way"))
+			return
+		}
+		os.Remove(l.path)
+	}
+	if err := os.Link(l.target, l.path); err != nil {
+		rs.fail(l.path, err)
+		return
+	}
+	rs.prog.Files.Add(1)
+}

@@ -1,0 +1,99 @@
+package restore_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/arcabackup/arca/repo/backup"
+	"github.com/arcabackup/arca/repo/fstest"
+	"github.com/arcabackup/arca/repo/repotest"
+	"github.com/arcabackup/arca/repo/restore"
+	"github.com/arcabackup/arca/repo/snapshot"
+)
+
+func TestBackupRestoreRoundTrip(t *testing.T) {
+	r := repotest.New(t)
+	src := filepath.Join(t.TempDir(), "src")
+	fstest.Generate(t, src, 1)
+	sn, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}, Hostname: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := t.TempDir()
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	fstest.Compare(t, src, filepath.Join(target, src))
+
+	// The sparse file is restored with holes.
+	fi, err := os.Stat(filepath.Join(target, src, "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blocks := fi.Sys().(*syscall.Stat_t).Blocks * 512; blocks >= fi.Size()/2 {
+		t.Errorf("sparse file uses %d bytes of disk for %d bytes; want holes", blocks, fi.Size())
+	}
+	// No temporary files are left behind.
+	filepath.WalkDir(target, func(p string, d os.DirEntry, err error) error {
+		if len(d.Name()) > 13 && d.Name()[:13] == ".arca-restore" {
+			t.Errorf("temporary file left: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestIncrementalReadsNothing(t *testing.T) {
+	r := repotest.New(t)
+	src := filepath.Join(t.TempDir(), "src")
+	fstest.Generate(t, src, 2)
+	first, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}, Hostname: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}, Hostname: "h", Parent: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := second.Summary
+	if s.BytesRead != 0 || s.FilesNew != 0 || s.FilesChanged != 0 {
+		t.Errorf("unchanged re-backup: read %d bytes, %d new, %d changed files; want 0, 0, 0", s.BytesRead, s.FilesNew, s.FilesChanged)
+	}
+	if s.DataAdded != 0 {
+		t.Errorf("unchanged re-backup added %d bytes; want 0", s.DataAdded)
+	}
+	if second.Tree != first.Tree {
+		t.Errorf("unchanged tree has a new root tree id")
+	}
+	// Change one file: only it is read.
+	if err := os.WriteFile(filepath.Join(src, "small.txt"), []byte("changed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	third, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}, Hostname: "h", Parent: second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := third.Summary; s.FilesChanged != 1 || s.BytesRead != int64(len("changed")) {
+		t.Errorf("one changed file: %d changed, %d bytes read; want 1, 7", s.FilesChanged, s.BytesRead)
+	}
+	list, err := snapshot.List(t.Context(), r)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("List = %d snapshots, %v; want 3", len(list), err)
+	}
+}
+
+func TestUnreadableFile(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads every file")
+	}
+	r := repotest.New(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "ok"), []byte("ok"), 0o644)
+	os.WriteFile(filepath.Join(src, "secret"), []byte("no"), 0o000)
+	sn, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}})
+	if !errors.Is(err, backup.ErrPartial) || sn == nil || len(sn.Summary.Errors) != 1 {
+		t.Fatalf("err = %v; want ErrPartial with one error listed", err)
+	}
+}

@@ -1,0 +1,222 @@
+// Package snapshot defines the snapshot record (docs/format.md,
+// "Snapshots"), stores and lists snapshot files, and resolves the
+// user's ways of naming a snapshot (ID, unique prefix, "latest").
+package snapshot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend"
+	"golang.org/x/sync/errgroup"
+)
+
+// Version is the snapshot format version.
+const Version = 1
+
+// Kinds of backup.
+const (
+	KindIncremental  = "incremental"
+	KindDifferential = "differential"
+	KindFull         = "full"
+)
+
+// Snapshot records one backup.
+type Snapshot struct {
+	Version  int        `json:"version"`
+	Time     time.Time  `json:"time"`
+	Hostname string     `json:"hostname"`
+	Username string     `json:"username,omitempty"`
+	UID      uint32     `json:"uid,omitempty"`
+	GID      uint32     `json:"gid,omitempty"`
+	Paths    []string   `json:"paths"`
+	Tags     []string   `json:"tags,omitempty"`
+	Tree     crypto.ID  `json:"tree"`
+	Parent   *crypto.ID `json:"parent,omitempty"`
+	Kind     string     `json:"kind,omitempty"`
+	Program  string     `json:"program_version,omitempty"`
+	Summary  *Summary   `json:"summary,omitempty"`
+
+	ID crypto.ID `json:"-"` // set by Load and Save
+}
+
+// Summary describes what a backup did.
+type Summary struct {
+	BackupStart         time.Time `json:"backup_start"`
+	BackupEnd           time.Time `json:"backup_end"`
+	FilesNew            int64     `json:"files_new"`
+	FilesChanged        int64     `json:"files_changed"`
+	FilesUnmodified     int64     `json:"files_unmodified"`
+	DirsNew             int64     `json:"dirs_new"`
+	DirsChanged         int64     `json:"dirs_changed"`
+	DirsUnmodified      int64     `json:"dirs_unmodified"`
+	DataBlobs           int64     `json:"data_blobs"`
+	TreeBlobs           int64     `json:"tree_blobs"`
+	DataAdded           int64     `json:"data_added"`        // plaintext bytes of new blobs
+	DataAddedPacked     int64     `json:"data_added_packed"` // bytes uploaded to the repository
+	TotalFilesProcessed int64     `json:"total_files_processed"`
+	TotalBytesProcessed int64     `json:"total_bytes_processed"`
+	BytesRead           int64     `json:"bytes_read"` // file content actually read
+	Errors              []string  `json:"errors,omitempty"`
+}
+
+// Duration returns the backup's wall time.
+func (s *Summary) Duration() time.Duration { return s.BackupEnd.Sub(s.BackupStart) }
+
+// Save stores sn and sets its ID.
+func Save(ctx context.Context, r *repo.Repository, sn *Snapshot) (crypto.ID, error) {
+	sn.Version = Version
+	b, err := json.Marshal(sn)
+	if err != nil {
+		return crypto.ID{}, err
+	}
+	id, err := r.SaveFile(ctx, backend.SnapshotFile, crypto.KindSnapshot, b)
+	if err != nil {
+		return crypto.ID{}, err
+	}
+	sn.ID = id
+	return id, nil
+}
+
+// Parse decodes a snapshot's plaintext.
+func Parse(b []byte) (*Snapshot, error) {
+	var sn Snapshot
+	if err := json.Unmarshal(b, &sn); err != nil {
+		return nil, fmt.Errorf("snapshot: %w: %v", repo.ErrCorrupt, err)
+	}
+	if sn.Version != Version {
+		return nil, fmt.Errorf("snapshot: version %d not supported (want %d)", sn.Version, Version)
+	}
+	if sn.Tree.IsNull() {
+		return nil, fmt.Errorf("snapshot: %w: no tree", repo.ErrCorrupt)
+	}
+	return &sn, nil
+}
+
+// Load reads snapshot id.
+func Load(ctx context.Context, r *repo.Repository, id crypto.ID) (*Snapshot, error) {
+	b, err := r.LoadFile(ctx, backend.SnapshotFile, crypto.KindSnapshot, id)
+	if err != nil {
+		return nil, err
+	}
+	sn, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", id.Short(), err)
+	}
+	sn.ID = id
+	return sn, nil
+}
+
+// List loads all snapshots, oldest first.
+func List(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
+	ids, err := r.ListFiles(ctx, backend.SnapshotFile)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	out := make([]*Snapshot, 0, len(ids))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, id := range ids {
+		g.Go(func() error {
+			sn, err := Load(gctx, r, id)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			out = append(out, sn)
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b *Snapshot) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID.String(), b.ID.String())
+	})
+	return out, nil
+}
+
+// ErrNotFound is returned when no snapshot matches.
+var ErrNotFound = errors.New("snapshot: no matching snapshot")
+
+// ErrAmbiguous is returned when a prefix matches several snapshots.
+var ErrAmbiguous = errors.New("snapshot: prefix matches several snapshots")
+
+// Find resolves ref among list: "latest", a full ID or a unique prefix.
+func Find(list []*Snapshot, ref string) (*Snapshot, error) {
+	if ref == "" {
+		return nil, fmt.Errorf("%w: empty snapshot name", ErrNotFound)
+	}
+	if ref == "latest" {
+		if len(list) == 0 {
+			return nil, fmt.Errorf("%w: the repository has no snapshots", ErrNotFound)
+		}
+		return list[len(list)-1], nil
+	}
+	ref = strings.ToLower(ref)
+	var found *Snapshot
+	for _, sn := range list {
+		if strings.HasPrefix(sn.ID.String(), ref) {
+			if found != nil {
+				return nil, fmt.Errorf("%w: %q", ErrAmbiguous, ref)
+			}
+			found = sn
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, ref)
+	}
+	return found, nil
+}
+
+// Filter selects snapshots by host, tags and paths.
+type Filter struct {
+	Hosts []string
+	Tags  []string // a snapshot matches if it has all of them
+	Paths []string // a snapshot matches if its paths equal these (as a set)
+}
+
+// Match reports whether sn passes f.
+func (f Filter) Match(sn *Snapshot) bool {
+	if len(f.Hosts) > 0 && !slices.Contains(f.Hosts, sn.Hostname) {
+		return false
+	}
+	for _, t := range f.Tags {
+		if !slices.Contains(sn.Tags, t) {
+			return false
+		}
+	}
+	if len(f.Paths) > 0 {
+		a, b := slices.Clone(f.Paths), slices.Clone(sn.Paths)
+		slices.Sort(a)
+		slices.Sort(b)
+		if !slices.Equal(slices.Compact(a), slices.Compact(b)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Select returns the snapshots in list that f matches.
+func (f Filter) Select(list []*Snapshot) []*Snapshot {
+	var out []*Snapshot
+	for _, sn := range list {
+		if f.Match(sn) {
+			out = append(out, sn)
+		}
+	}
+	return out
+}

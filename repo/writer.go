@@ -1,0 +1,360 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/index"
+	"github.com/arcabackup/arca/pack"
+	"github.com/arcabackup/arca/repo/backend"
+)
+
+// WriterOptions configure a write session.
+type WriterOptions struct {
+	// Compression overrides the config's default when not empty.
+	Compression pack.Compression
+	// CheckpointInterval bounds the time between index files; zero means
+	// DefaultCheckpointInterval.
+	CheckpointInterval time.Duration
+	// Uploaders is the number of concurrent pack uploads; zero means 2.
+	Uploaders int
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Checkpoint limits: an index file is written when either is reached, so an
+// interrupted session loses at most this much work.
+const (
+	DefaultCheckpointInterval = 2 * time.Minute
+	checkpointPacks           = 64
+	checkpointBlobs           = 200_000
+)
+
+// WriterStats counts what a session added.
+type WriterStats struct {
+	Blobs       int64 // new blobs stored
+	RawBytes    int64 // plaintext bytes of new blobs
+	StoredBytes int64 // bytes of packs and index files uploaded
+	Packs       int64
+	IndexFiles  int64
+}
+
+type pendingKey struct {
+	t  pack.BlobType
+	id crypto.ID
+}
+
+type packer struct {
+	mu sync.Mutex
+	w  *pack.Writer
+}
+
+type upload struct {
+	data    []byte
+	entries []pack.Entry
+}
+
+// Writer is a write session: it deduplicates blobs against the index and
+// the session itself, packs new blobs (tree and data blobs in separate
+// packs), uploads packs concurrently and writes index files as packs
+// complete. A Writer is safe for concurrent use. Blobs are durable and
+// visible to other hosts only after the index file that lists them is
+// written, by a checkpoint or by Flush.
+type Writer struct {
+	r    *Repository
+	ctx  context.Context // for storage: not cancelled, so uploads under way complete
+	user context.Context // the caller's: cancelling it stops new blobs
+	opts WriterOptions
+	comp pack.Compression
+
+	mu             sync.Mutex
+	pending        map[pendingKey]bool // claimed (false) or uploaded (true), not yet in the cache
+	unindexed      []index.Pack
+	unindexedBlobs int
+	lastCheckpoint time.Time
+	checkpointMu   sync.Mutex
+
+	packers  [3]packer // indexed by pack.BlobType
+	uploads  chan upload
+	inflight sync.WaitGroup
+	workers  sync.WaitGroup
+	bufs     sync.Pool
+
+	errMu sync.Mutex
+	err   error
+
+	blobs, rawBytes, storedBytes, packs, indexFiles atomic.Int64
+}
+
+// NewWriter starts a write session. Close must be called.
+func (r *Repository) NewWriter(ctx context.Context, opts WriterOptions) *Writer {
+	if opts.CheckpointInterval == 0 {
+		opts.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if opts.Uploaders == 0 {
+		opts.Uploaders = 2
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	w := &Writer{
+		r: r, ctx: context.WithoutCancel(ctx), user: ctx, opts: opts, comp: r.cfg.Compression,
+		pending: make(map[pendingKey]bool),
+		uploads: make(chan upload),
+	}
+	if opts.Compression != "" {
+		w.comp = opts.Compression
+	}
+	w.lastCheckpoint = opts.Now()
+	for range opts.Uploaders {
+		w.workers.Go(w.uploader)
+	}
+	return w
+}
+
+// Compression returns the session's compression mode.
+func (w *Writer) Compression() pack.Compression { return w.comp }
+
+// NewCompressor returns a compressor for this session; keep one per worker.
+func (w *Writer) NewCompressor() *pack.Compressor { return pack.NewCompressor(w.comp) }
+
+func (w *Writer) setErr(err error) {
+	w.errMu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.errMu.Unlock()
+}
+
+// Err returns the session's first error.
+func (w *Writer) Err() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+// Has reports whether blob id of type t is in the repository or this
+// session.
+func (w *Writer) Has(t pack.BlobType, id crypto.ID) (bool, error) {
+	w.mu.Lock()
+	_, ok := w.pending[pendingKey{t, id}]
+	w.mu.Unlock()
+	if ok {
+		return true, nil
+	}
+	return w.r.idx.Has(t, id)
+}
+
+// SaveBlob stores plaintext as blob id of type t unless the repository or
+// this session already holds it. It reports whether the blob was new. comp
+// is the caller's compressor (see NewCompressor).
+func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp *pack.Compressor) (bool, error) {
+	if err := w.Err(); err != nil {
+		return false, err
+	}
+	if err := w.user.Err(); err != nil {
+		return false, err
+	}
+	if t != pack.DataBlob && t != pack.TreeBlob {
+		return false, fmt.Errorf("repo: invalid blob type %d", t)
+	}
+	k := pendingKey{t, id}
+	w.mu.Lock()
+	_, ok := w.pending[k]
+	w.mu.Unlock()
+	if ok {
+		return false, nil
+	}
+	if ok, err := w.r.idx.Has(t, id); err != nil || ok {
+		return false, err
+	}
+	w.mu.Lock()
+	if _, ok := w.pending[k]; ok {
+		w.mu.Unlock()
+		return false, nil
+	}
+	w.pending[k] = false
+	w.mu.Unlock()
+
+	payload, flags := comp.Compress(plaintext)
+	p := &w.packers[t]
+	p.mu.Lock()
+	if p.w == nil {
+		var buf []byte
+		if b, ok := w.bufs.Get().(*[]byte); ok {
+			buf = *b
+		} else {
+			buf = make([]byte, 0, w.r.cfg.PackSize+int(w.r.cfg.ChunkMax)+64<<10)
+		}
+		pw, err := pack.NewWriter(w.r.key, buf)
+		if err != nil {
+			p.mu.Unlock()
+			return false, err
+		}
+		p.w = pw
+	}
+	if err := p.w.Add(t, id, flags, payload, len(plaintext)); err != nil {
+		p.mu.Unlock()
+		return false, err
+	}
+	var full *pack.Writer
+	if p.w.Size() >= w.r.cfg.PackSize {
+		full, p.w = p.w, nil
+	}
+	p.mu.Unlock()
+	w.blobs.Add(1)
+	w.rawBytes.Add(int64(len(plaintext)))
+	if full != nil {
+		return true, w.enqueue(full)
+	}
+	return true, nil
+}
+
+func (w *Writer) enqueue(pw *pack.Writer) error {
+	data, entries := pw.Finish()
+	w.inflight.Add(1)
+	select {
+	case w.uploads <- upload{data, entries}:
+		return nil
+	case <-w.user.Done():
+		w.inflight.Done()
+		w.setErr(w.user.Err())
+		return w.user.Err()
+	}
+}
+
+func (w *Writer) uploader() {
+	for u := range w.uploads {
+		w.store(u)
+		w.inflight.Done()
+	}
+}
+
+func (w *Writer) store(u upload) {
+	defer func() {
+		buf := u.data[:0]
+		w.bufs.Put(&buf)
+	}()
+	if w.Err() != nil {
+		return
+	}
+	id := crypto.Hash(u.data)
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	if err := w.r.be.Save(w.ctx, h, u.data); err != nil {
+		w.setErr(fmt.Errorf("repo: upload %s: %w", h, err))
+		return
+	}
+	w.packs.Add(1)
+	w.storedBytes.Add(int64(len(u.data)))
+	entries := append([]pack.Entry(nil), u.entries...)
+	w.mu.Lock()
+	for _, e := range entries {
+		w.pending[pendingKey{e.Type, e.ID}] = true
+	}
+	w.unindexed = append(w.unindexed, index.Pack{ID: id, Size: int64(len(u.data)), Entries: entries})
+	w.unindexedBlobs += len(entries)
+	due := len(w.unindexed) >= checkpointPacks || w.unindexedBlobs >= checkpointBlobs ||
+		w.opts.Now().Sub(w.lastCheckpoint) >= w.opts.CheckpointInterval
+	w.mu.Unlock()
+	if due {
+		if err := w.checkpoint(); err != nil {
+			w.setErr(err)
+		}
+	}
+}
+
+// checkpoint writes an index file for the packs uploaded since the last one
+// and moves their blobs from the session into the cache.
+func (w *Writer) checkpoint() error {
+	w.checkpointMu.Lock()
+	defer w.checkpointMu.Unlock()
+	w.mu.Lock()
+	packs := w.unindexed
+	w.unindexed, w.unindexedBlobs = nil, 0
+	w.lastCheckpoint = w.opts.Now()
+	w.mu.Unlock()
+	if len(packs) == 0 {
+		return nil
+	}
+	f := &index.File{Packs: packs}
+	plain := f.Encode(nil)
+	id, err := w.r.SaveFile(w.ctx, backend.IndexFile, crypto.KindIndex, plain)
+	if err != nil {
+		return err
+	}
+	w.indexFiles.Add(1)
+	if fi, err := w.r.be.Stat(w.ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err == nil {
+		w.storedBytes.Add(fi.Size)
+	}
+	if err := w.r.idx.AddFile(id, f); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	for _, p := range packs {
+		for _, e := range p.Entries {
+			delete(w.pending, pendingKey{e.Type, e.ID})
+		}
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+// Flush uploads partial packs and writes an index file for everything not
+// yet indexed. When it returns nil, every blob saved so far is durable and
+// indexed.
+func (w *Writer) Flush() error {
+	for t := range w.packers {
+		p := &w.packers[t]
+		p.mu.Lock()
+		pw := p.w
+		p.w = nil
+		p.mu.Unlock()
+		if pw != nil && pw.Count() > 0 {
+			if err := w.enqueue(pw); err != nil {
+				return err
+			}
+		}
+	}
+	w.inflight.Wait()
+	if err := w.Err(); err != nil {
+		return err
+	}
+	if err := w.checkpoint(); err != nil {
+		w.setErr(err)
+		return err
+	}
+	return nil
+}
+
+// Close stops the uploaders, waits for uploads under way and writes an
+// index file for the packs uploaded since the last one, so an interrupted
+// session's work is reused by the next. Blobs in packs not yet uploaded are
+// abandoned.
+func (w *Writer) Close() error {
+	close(w.uploads)
+	w.workers.Wait()
+	err := w.Err()
+	if err == nil || errors.Is(err, context.Canceled) {
+		if cerr := w.checkpoint(); cerr != nil {
+			return cerr
+		}
+		return nil
+	}
+	return err
+}
+
+// Stats returns what the session has added so far.
+func (w *Writer) Stats() WriterStats {
+	return WriterStats{
+		Blobs: w.blobs.Load(), RawBytes: w.rawBytes.Load(), StoredBytes: w.storedBytes.Load(),
+		Packs: w.packs.Load(), IndexFiles: w.indexFiles.Load(),
+	}
+}
+
+// Repository returns the session's repository.
+func (w *Writer) Repository() *Repository { return w.r }
