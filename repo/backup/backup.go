@@ -128,9 +128,9 @@ type archiver struct {
 	linksMu sync.Mutex
 	links   map[devIno]*future
 
-	errMu  sync.Mutex
-	errs   []string
-	fatal  error
+	errMu                                   sync.Mutex
+	errs                                    []string
+	fatal                                   error
 	filesNew, filesChanged, filesUnmodified atomic.Int64
 	dirsNew, dirsChanged, dirsUnmodified    atomic.Int64
 	treeBlobs                               atomic.Int64
