@@ -147,6 +147,19 @@ func (s *Sealer) Seal(dst, plaintext, ad []byte) []byte {
 	return s.aead.Seal(dst, gcmNonce[:], plaintext, ad)
 }
 
+// SealInPlace seals plaintext in place: it writes the nonce to nonce and
+// returns ciphertext | tag, which reuses plaintext's memory when its
+// capacity allows TagSize more bytes. The stored message is nonce followed
+// by the returned bytes, exactly as Seal would produce.
+func (s *Sealer) SealInPlace(nonce *[NonceSize]byte, plaintext, ad []byte) []byte {
+	var gcmNonce [12]byte
+	binary.BigEndian.PutUint64(gcmNonce[4:], s.counter)
+	copy(nonce[:], s.prefix[:])
+	copy(nonce[prefixSize:], gcmNonce[4:])
+	s.counter++
+	return s.aead.Seal(plaintext[:0], gcmNonce[:], plaintext, ad)
+}
+
 // Seal seals one message under a fresh subkey and appends it to dst.
 func (k *Key) Seal(dst, plaintext, ad []byte) ([]byte, error) {
 	s, err := k.NewSealer()

@@ -45,15 +45,15 @@ func OpenDB(dir string) (*DB, error) {
 	}
 	opts := badger.DefaultOptions(dir).
 		WithLogger(nil).
-		WithMemTableSize(16 << 20).
+		WithMemTableSize(4 << 20).
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
-		WithBlockCacheSize(16 << 20).
-		WithIndexCacheSize(16 << 20).
+		WithBlockCacheSize(4 << 20).
+		WithIndexCacheSize(8 << 20).
 		WithValueThreshold(1 << 10).
 		WithValueLogFileSize(64 << 20).
-		WithBaseTableSize(8 << 20).
+		WithBaseTableSize(2 << 20).
 		WithNumCompactors(2).
 		WithCompression(options.None).
 		WithDetectConflicts(false).

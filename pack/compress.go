@@ -49,8 +49,11 @@ func NewCompressor(mode Compression) *Compressor {
 		level = zstd.SpeedBestCompression
 	}
 	if mode != CompressionOff {
+		// A 1 MiB window covers the average chunk and bounds the
+		// encoder's history buffer (8 MiB by default) per worker. Blobs are
+		// authenticated and hashed, so zstd's own checksum is not needed.
 		c.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
-			zstd.WithLowerEncoderMem(true))
+			zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(false))
 	}
 	return c
 }
@@ -62,6 +65,11 @@ func NewCompressor(mode Compression) *Compressor {
 func (c *Compressor) Compress(plain []byte) ([]byte, uint8) {
 	if c.enc == nil || len(plain) < minCompress {
 		return plain, 0
+	}
+	if cap(c.buf) < len(plain)+64 {
+		// Room for the output and the AEAD tag, so sealing in place
+		// does not copy.
+		c.buf = make([]byte, 0, len(plain)+64)
 	}
 	c.buf = c.enc.EncodeAll(plain, c.buf[:0])
 	if len(c.buf) > len(plain)-len(plain)/16 {

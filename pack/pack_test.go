@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/arcabackup/arca/crypto"
@@ -24,18 +25,26 @@ type blob struct {
 }
 
 func buildPack(t testing.TB, k *crypto.Key, blobs []blob) ([]byte, []Entry) {
-	w, err := NewWriter(k, nil)
+	var buf bytes.Buffer
+	w, err := NewWriter(k, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := NewCompressor(CompressionAuto)
 	for _, b := range blobs {
-		payload, flags := c.Compress(b.data)
+		payload, flags := c.Compress(bytes.Clone(b.data))
 		if err := w.Add(b.t, k.BlobID(b.data), flags, payload, len(b.data)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return w.Finish()
+	id, size, entries, err := w.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != crypto.Hash(buf.Bytes()) || size != int64(buf.Len()) {
+		t.Fatalf("Finish = %s, %d; want the hash and size of the %d bytes written", id.Short(), size, buf.Len())
+	}
+	return buf.Bytes(), entries
 }
 
 func testBlobs() []blob {
@@ -173,15 +182,14 @@ func BenchmarkWriter(b *testing.B) {
 	data := make([]byte, 1<<20)
 	rand.Read(data)
 	id := k.BlobID(data)
-	buf := make([]byte, 0, 17<<20)
 	b.SetBytes(16 << 20)
 	b.ReportAllocs()
 	for b.Loop() {
-		w, _ := NewWriter(k, buf)
+		w, _ := NewWriter(k, io.Discard)
 		for range 16 {
-			_ = w.Add(DataBlob, id, 0, data, len(data))
+			_ = w.Add(DataBlob, id, 0, data, len(data)) // encrypts data in place; fine for a benchmark
 		}
-		buf, _ = w.Finish()
+		w.Finish()
 	}
 }
 

@@ -3,63 +3,90 @@ package pack
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/arcabackup/arca/crypto"
+	"github.com/zeebo/blake3"
 )
 
-// Writer builds one pack in memory. It is not safe for concurrent use.
+// Writer streams one pack to an io.Writer: sealed blobs as they are added,
+// then the sealed header and its length. It computes the pack's ID (the
+// BLAKE3-256 of all bytes written) on the way. It is not safe for
+// concurrent use.
 type Writer struct {
 	key     *crypto.Key
 	sealer  *crypto.Sealer
-	buf     []byte
+	w       io.Writer
+	hash    *blake3.Hasher
+	size    int
 	entries []Entry
 	ad      []byte
 }
 
-// NewWriter starts a pack, appending to buf[:0] so callers can reuse buffers.
-func NewWriter(key *crypto.Key, buf []byte) (*Writer, error) {
+// NewWriter starts a pack written to w.
+func NewWriter(key *crypto.Key, w io.Writer) (*Writer, error) {
 	s, err := key.NewSealer()
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{key: key, sealer: s, buf: buf[:0]}, nil
+	return &Writer{key: key, sealer: s, w: w, hash: blake3.New()}, nil
+}
+
+func (w *Writer) write(b []byte) error {
+	if _, err := w.w.Write(b); err != nil {
+		return fmt.Errorf("pack: write: %w", err)
+	}
+	_, _ = w.hash.Write(b)
+	w.size += len(b)
+	return nil
 }
 
 // Add seals payload as blob id of type t. payload is the blob's plaintext,
 // or its zstd compression when flags has FlagZstd; rawLen is the plaintext
 // length either way.
+//
+// Add encrypts payload in place: its contents are destroyed. Give it
+// crypto.TagSize bytes of spare capacity to avoid a copy.
 func (w *Writer) Add(t BlobType, id crypto.ID, flags uint8, payload []byte, rawLen int) error {
-	off := len(w.buf)
+	off := w.size
 	if off+len(payload)+crypto.Overhead > math.MaxUint32 || rawLen > math.MaxUint32 {
 		return fmt.Errorf("pack: blob %s does not fit in a pack", id.Short())
 	}
 	w.ad = crypto.AD(w.ad[:0], t.Kind(), &id)
-	w.buf = w.sealer.Seal(w.buf, payload, w.ad)
+	var nonce [crypto.NonceSize]byte
+	sealed := w.sealer.SealInPlace(&nonce, payload, w.ad)
+	if err := w.write(nonce[:]); err != nil {
+		return err
+	}
+	if err := w.write(sealed); err != nil {
+		return err
+	}
 	w.entries = append(w.entries, Entry{
 		Type: t, Flags: flags, ID: id,
-		Offset: uint32(off), Length: uint32(len(w.buf) - off), RawLength: uint32(rawLen),
+		Offset: uint32(off), Length: uint32(crypto.NonceSize + len(sealed)), RawLength: uint32(rawLen),
 	})
 	return nil
 }
 
 // Size returns the number of bytes written so far.
-func (w *Writer) Size() int { return len(w.buf) }
+func (w *Writer) Size() int { return w.size }
 
 // Count returns the number of blobs added so far.
 func (w *Writer) Count() int { return len(w.entries) }
 
-// Entries returns the entries added so far. The slice must not be modified.
-func (w *Writer) Entries() []Entry { return w.entries }
-
-// Finish appends the sealed header and its length and returns the complete
-// pack and its entries. The Writer must not be used afterwards.
-func (w *Writer) Finish() ([]byte, []Entry) {
+// Finish writes the sealed header and its length and returns the pack's
+// ID, size and entries. The Writer must not be used afterwards.
+func (w *Writer) Finish() (crypto.ID, int64, []Entry, error) {
 	hdr := EncodeHeader(nil, w.entries)
-	start := len(w.buf)
-	w.buf = w.sealer.Seal(w.buf, hdr, crypto.AD(nil, crypto.KindPackHeader, nil))
-	w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(len(w.buf)-start))
-	return w.buf, w.entries
+	sealed := w.sealer.Seal(nil, hdr, crypto.AD(nil, crypto.KindPackHeader, nil))
+	sealed = binary.LittleEndian.AppendUint32(sealed, uint32(len(sealed)))
+	if err := w.write(sealed); err != nil {
+		return crypto.ID{}, 0, nil, err
+	}
+	var id crypto.ID
+	w.hash.Sum(id[:0])
+	return id, int64(w.size), w.entries, nil
 }
 
 // EncodeHeader appends the plaintext header for entries to dst:

@@ -25,7 +25,8 @@ var fileMagic = []byte("ARCA")
 
 const fileHeaderSize = 6
 
-var fileEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+var fileEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+	zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(false))
 var fileDecoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(1<<30))
 
 // SealFile encodes plaintext as a sealed repository file of kind.
@@ -82,7 +83,7 @@ func (r *Repository) SaveFile(ctx context.Context, t backend.FileType, kind cryp
 	}
 	id := crypto.Hash(data)
 	h := backend.Handle{Type: t, Name: id.String()}
-	if err := r.be.Save(ctx, h, data); err != nil {
+	if err := r.be.Save(ctx, h, backend.Bytes(data)); err != nil {
 		return crypto.ID{}, fmt.Errorf("repo: save %s: %w", h, err)
 	}
 	return id, nil

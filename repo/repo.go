@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -78,7 +79,7 @@ func Init(ctx context.Context, be backend.Backend, password []byte, opts InitOpt
 	if err != nil {
 		return Config{}, err
 	}
-	if err := be.Save(ctx, backend.Handle{Type: backend.ConfigFile}, data); err != nil {
+	if err := be.Save(ctx, backend.Handle{Type: backend.ConfigFile}, backend.Bytes(data)); err != nil {
 		return Config{}, fmt.Errorf("repo: save config: %w", err)
 	}
 	return cfg, nil
@@ -94,7 +95,7 @@ func saveKeyFile(ctx context.Context, be backend.Backend, key *crypto.Key, passw
 		return crypto.ID{}, err
 	}
 	id := crypto.Hash(data)
-	if err := be.Save(ctx, backend.Handle{Type: backend.KeyFile, Name: id.String()}, data); err != nil {
+	if err := be.Save(ctx, backend.Handle{Type: backend.KeyFile, Name: id.String()}, backend.Bytes(data)); err != nil {
 		return crypto.ID{}, fmt.Errorf("repo: save key %s: %w", id.Short(), err)
 	}
 	return id, nil
@@ -122,6 +123,9 @@ func Open(ctx context.Context, be backend.Backend, password []byte, opts OpenOpt
 	if err != nil {
 		return nil, err
 	}
+	// The KDF's working memory (64 MiB by default) is garbage now: hand
+	// it back to the OS so it does not stay in the process's footprint.
+	debug.FreeOSMemory()
 	data, err := backend.ReadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
 	if err != nil {
 		return nil, fmt.Errorf("repo: load config: %w", err)

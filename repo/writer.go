@@ -1,9 +1,12 @@
 package repo
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +28,9 @@ type WriterOptions struct {
 	Uploaders int
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// TempDir holds packs while they are written; empty means
+	// os.TempDir().
+	TempDir string
 }
 
 // Checkpoint limits: an index file is written when either is reached, so an
@@ -49,13 +55,20 @@ type pendingKey struct {
 	id crypto.ID
 }
 
+// packer fills one pack at a time. Packs are written to unlinked temporary
+// files, not kept in memory, so a session's memory does not grow with the
+// pack size or the number of uploads under way.
 type packer struct {
 	mu sync.Mutex
 	w  *pack.Writer
+	f  *os.File
+	bw *bufio.Writer
 }
 
 type upload struct {
-	data    []byte
+	f       *os.File
+	id      crypto.ID
+	size    int64
 	entries []pack.Entry
 }
 
@@ -83,7 +96,6 @@ type Writer struct {
 	uploads  chan upload
 	inflight sync.WaitGroup
 	workers  sync.WaitGroup
-	bufs     sync.Pool
 
 	errMu sync.Mutex
 	err   error
@@ -153,6 +165,9 @@ func (w *Writer) Has(t pack.BlobType, id crypto.ID) (bool, error) {
 // SaveBlob stores plaintext as blob id of type t unless the repository or
 // this session already holds it. It reports whether the blob was new. comp
 // is the caller's compressor (see NewCompressor).
+//
+// When the blob is new, plaintext may be encrypted in place: the caller
+// must not use its contents after SaveBlob returns.
 func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp *pack.Compressor) (bool, error) {
 	if err := w.Err(); err != nil {
 		return false, err
@@ -185,43 +200,78 @@ func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp 
 	p := &w.packers[t]
 	p.mu.Lock()
 	if p.w == nil {
-		var buf []byte
-		if b, ok := w.bufs.Get().(*[]byte); ok {
-			buf = *b
-		} else {
-			buf = make([]byte, 0, w.r.cfg.PackSize+int(w.r.cfg.ChunkMax)+64<<10)
-		}
-		pw, err := pack.NewWriter(w.r.key, buf)
-		if err != nil {
+		if err := w.startPack(p); err != nil {
 			p.mu.Unlock()
+			w.setErr(err)
 			return false, err
 		}
-		p.w = pw
 	}
 	if err := p.w.Add(t, id, flags, payload, len(plaintext)); err != nil {
 		p.mu.Unlock()
+		w.setErr(err)
 		return false, err
 	}
-	var full *pack.Writer
+	var full upload
+	var err error
 	if p.w.Size() >= w.r.cfg.PackSize {
-		full, p.w = p.w, nil
+		full, err = w.finishPack(p)
 	}
 	p.mu.Unlock()
+	if err != nil {
+		w.setErr(err)
+		return false, err
+	}
 	w.blobs.Add(1)
 	w.rawBytes.Add(int64(len(plaintext)))
-	if full != nil {
+	if full.f != nil {
 		return true, w.enqueue(full)
 	}
 	return true, nil
 }
 
-func (w *Writer) enqueue(pw *pack.Writer) error {
-	data, entries := pw.Finish()
+// startPack opens a new pack in an unlinked temporary file. p.mu is held.
+func (w *Writer) startPack(p *packer) error {
+	f, err := os.CreateTemp(w.opts.TempDir, "arca-pack-")
+	if err != nil {
+		return fmt.Errorf("repo: temporary pack file: %w", err)
+	}
+	_ = os.Remove(f.Name()) // lives until closed; nothing is left after a crash
+	if p.bw == nil {
+		p.bw = bufio.NewWriterSize(f, 256<<10)
+	} else {
+		p.bw.Reset(f)
+	}
+	pw, err := pack.NewWriter(w.r.key, p.bw)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	p.w, p.f = pw, f
+	return nil
+}
+
+// finishPack completes p's pack. p.mu is held.
+func (w *Writer) finishPack(p *packer) (upload, error) {
+	pw, f := p.w, p.f
+	p.w, p.f = nil, nil
+	id, size, entries, err := pw.Finish()
+	if err == nil {
+		err = p.bw.Flush()
+	}
+	if err != nil {
+		f.Close()
+		return upload{}, fmt.Errorf("repo: write temporary pack: %w", err)
+	}
+	return upload{f: f, id: id, size: size, entries: entries}, nil
+}
+
+func (w *Writer) enqueue(u upload) error {
 	w.inflight.Add(1)
 	select {
-	case w.uploads <- upload{data, entries}:
+	case w.uploads <- u:
 		return nil
 	case <-w.user.Done():
+		u.f.Close()
 		w.inflight.Done()
 		w.setErr(w.user.Err())
 		return w.user.Err()
@@ -236,27 +286,24 @@ func (w *Writer) uploader() {
 }
 
 func (w *Writer) store(u upload) {
-	defer func() {
-		buf := u.data[:0]
-		w.bufs.Put(&buf)
-	}()
+	defer u.f.Close()
 	if w.Err() != nil {
 		return
 	}
-	id := crypto.Hash(u.data)
+	id := u.id
 	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
-	if err := w.r.be.Save(w.ctx, h, u.data); err != nil {
+	if err := w.r.be.Save(w.ctx, h, io.NewSectionReader(u.f, 0, u.size)); err != nil {
 		w.setErr(fmt.Errorf("repo: upload %s: %w", h, err))
 		return
 	}
 	w.packs.Add(1)
-	w.storedBytes.Add(int64(len(u.data)))
+	w.storedBytes.Add(u.size)
 	entries := append([]pack.Entry(nil), u.entries...)
 	w.mu.Lock()
 	for _, e := range entries {
 		w.pending[pendingKey{e.Type, e.ID}] = true
 	}
-	w.unindexed = append(w.unindexed, index.Pack{ID: id, Size: int64(len(u.data)), Entries: entries})
+	w.unindexed = append(w.unindexed, index.Pack{ID: id, Size: u.size, Entries: entries})
 	w.unindexedBlobs += len(entries)
 	due := len(w.unindexed) >= checkpointPacks || w.unindexedBlobs >= checkpointBlobs ||
 		w.opts.Now().Sub(w.lastCheckpoint) >= w.opts.CheckpointInterval
@@ -311,11 +358,18 @@ func (w *Writer) Flush() error {
 	for t := range w.packers {
 		p := &w.packers[t]
 		p.mu.Lock()
-		pw := p.w
-		p.w = nil
+		var u upload
+		var err error
+		if p.w != nil {
+			u, err = w.finishPack(p)
+		}
 		p.mu.Unlock()
-		if pw != nil && pw.Count() > 0 {
-			if err := w.enqueue(pw); err != nil {
+		if err != nil {
+			w.setErr(err)
+			return err
+		}
+		if u.f != nil {
+			if err := w.enqueue(u); err != nil {
 				return err
 			}
 		}
@@ -338,6 +392,15 @@ func (w *Writer) Flush() error {
 func (w *Writer) Close() error {
 	close(w.uploads)
 	w.workers.Wait()
+	for t := range w.packers {
+		p := &w.packers[t]
+		p.mu.Lock()
+		if p.f != nil {
+			p.f.Close()
+			p.w, p.f = nil, nil
+		}
+		p.mu.Unlock()
+	}
 	err := w.Err()
 	if err == nil || errors.Is(err, context.Canceled) {
 		if cerr := w.checkpoint(); cerr != nil {

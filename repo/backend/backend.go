@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +69,25 @@ type FileInfo struct {
 	Size int64
 }
 
+// Source is the content of a file to save. It can be read any number of
+// times; *bytes.Reader and *io.SectionReader are Sources.
+type Source interface {
+	io.ReaderAt
+	Size() int64
+}
+
+// Bytes returns a Source for b.
+func Bytes(b []byte) Source { return bytes.NewReader(b) }
+
+// ReadSource returns all of src.
+func ReadSource(src Source) ([]byte, error) {
+	b := make([]byte, src.Size())
+	if _, err := src.ReadAt(b, 0); err != nil && !(err == io.EOF && len(b) == 0) {
+		return nil, err
+	}
+	return b, nil
+}
+
 // ErrNotExist is wrapped by errors about files that do not exist.
 var ErrNotExist = errors.New("backend: file does not exist")
 
@@ -80,8 +100,9 @@ var ErrNoRepository = errors.New("backend: no repository at this location")
 type Backend interface {
 	// Location describes where the files are, for messages.
 	Location() string
-	// Save stores data under h atomically and durably.
-	Save(ctx context.Context, h Handle, data []byte) error
+	// Save stores the content of src under h atomically and durably. src
+	// may be read more than once (for retries).
+	Save(ctx context.Context, h Handle, src Source) error
 	// Load returns length bytes of h starting at offset; length 0 means to
 	// the end. Reading past the end returns what there is and no error
 	// only if offset is inside the file.

@@ -123,7 +123,11 @@ type archiver struct {
 	prog  *Progress
 
 	jobs  chan fileJob
-	trees sync.Pool // *pack.Compressor for tree blobs
+	trees chan *pack.Compressor // a bounded set for tree blobs, also limiting concurrent tree saves
+	// big holds the buffers for chunking files of ChunkMin bytes or more:
+	// one set per core, so many readers can open small files at once
+	// while the memory for up to 8 MiB chunks stays bounded.
+	big chan *bigBuffers
 
 	linksMu sync.Mutex
 	links   map[devIno]*future
@@ -145,7 +149,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	if len(opts.Paths) == 0 {
 		return nil, errors.New("backup: no paths given")
 	}
-	paths, err := cleanPaths(opts.Paths)
+	paths, err := CleanPaths(opts.Paths)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +167,17 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		ctx: ctx, r: r, w: w, opts: opts, cfg: r.Config(), names: newNames(), prog: opts.Progress,
 		jobs: make(chan fileJob), links: map[devIno]*future{},
 	}
-	a.trees.New = func() any { return w.NewCompressor() }
+	a.trees = make(chan *pack.Compressor, runtime.GOMAXPROCS(0))
+	for range cap(a.trees) {
+		a.trees <- w.NewCompressor()
+	}
+	a.big = make(chan *bigBuffers, min(runtime.GOMAXPROCS(0), opts.Readers))
+	for range cap(a.big) {
+		a.big <- &bigBuffers{
+			ch:   chunker.NewWithBoundaries(nil, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax),
+			comp: w.NewCompressor(),
+		}
+	}
 
 	var oldRoot *tree.Tree
 	if opts.Parent != nil {
@@ -236,9 +250,9 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	return sn, nil
 }
 
-// cleanPaths makes paths absolute and clean, sorts them and drops paths
+// CleanPaths makes paths absolute and clean, sorts them and drops paths
 // inside others.
-func cleanPaths(in []string) ([]string, error) {
+func CleanPaths(in []string) ([]string, error) {
 	var out []string
 	for _, p := range in {
 		abs, err := filepath.Abs(p)
@@ -330,16 +344,20 @@ func (a *archiver) walkRoot(paths []string, oldRoot *tree.Tree) *future {
 		}
 		var old *tree.Node
 		if oldRoot != nil {
-			old = &tree.Node{Type: tree.Dir}
+			old = &tree.Node{Type: tree.Dir, Subtree: a.opts.Parent.Tree}
 		}
 		return a.walkDir("/", a.nodeFromStat("/", fi), old, oldRoot)
 	}
-	return a.walkVirtual("/", tree.Node{Name: "/", Type: tree.Dir}, root, oldRoot)
+	var old *tree.Node
+	if oldRoot != nil {
+		old = &tree.Node{Type: tree.Dir, Subtree: a.opts.Parent.Tree}
+	}
+	return a.walkVirtual("/", tree.Node{Name: "/", Type: tree.Dir}, root, old, oldRoot)
 }
 
 // walkVirtual stores an intermediate directory holding only the children
 // on the way to backup paths.
-func (a *archiver) walkVirtual(path string, node tree.Node, v *vdir, old *tree.Tree) *future {
+func (a *archiver) walkVirtual(path string, node tree.Node, v *vdir, old *tree.Node, oldTree *tree.Tree) *future {
 	names := make([]string, 0, len(v.children))
 	for name := range v.children {
 		names = append(names, name)
@@ -350,8 +368,8 @@ func (a *archiver) walkVirtual(path string, node tree.Node, v *vdir, old *tree.T
 		c := v.children[name]
 		p := filepath.Join(path, name)
 		var oldNode *tree.Node
-		if old != nil {
-			if n, ok := old.Find(name); ok {
+		if oldTree != nil {
+			if n, ok := oldTree.Find(name); ok {
 				oldNode = n
 			}
 		}
@@ -374,10 +392,12 @@ func (a *archiver) walkVirtual(path string, node tree.Node, v *vdir, old *tree.T
 		var oldSub *tree.Tree
 		if oldNode != nil && oldNode.Type == tree.Dir {
 			oldSub = a.loadTree(p, oldNode.Subtree)
+		} else {
+			oldNode = nil
 		}
-		children = append(children, a.walkVirtual(p, n, c, oldSub))
+		children = append(children, a.walkVirtual(p, n, c, oldNode, oldSub))
 	}
-	return a.finishDir(path, node, nil, children)
+	return a.finishDir(path, node, old, children)
 }
 
 func (a *archiver) loadTree(path string, id crypto.ID) *tree.Tree {
@@ -471,9 +491,9 @@ func (a *archiver) finishDir(path string, node tree.Node, old *tree.Node, childr
 		if a.stopped() {
 			return
 		}
-		comp := a.trees.Get().(*pack.Compressor)
+		comp := <-a.trees
 		id, added, err := tree.Save(a.w, t, comp)
-		a.trees.Put(comp)
+		a.trees <- comp
 		if err != nil {
 			a.setFatal(fmt.Errorf("backup: %s: %w", path, err))
 			return
@@ -566,19 +586,24 @@ func (a *archiver) haveAll(ids []crypto.ID) bool {
 	return true
 }
 
-// worker reads files. It keeps its own chunker, buffers, hasher and
-// compressor for the whole backup.
+// worker reads files. It keeps its own buffer, hasher and compressor for
+// small files for the whole backup.
 type worker struct {
-	ch   *chunker.Chunker
 	buf  []byte
 	h    *crypto.IDHasher
 	comp *pack.Compressor
 }
 
+// bigBuffers chunk one large file at a time.
+type bigBuffers struct {
+	ch   *chunker.Chunker
+	buf  []byte
+	comp *pack.Compressor
+}
+
 func (a *archiver) worker() {
 	wk := &worker{
-		ch:   chunker.NewWithBoundaries(nil, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax),
-		buf:  make([]byte, 0, a.cfg.ChunkMin),
+		buf:  make([]byte, 0, 64<<10),
 		h:    a.r.Key().NewIDHasher(),
 		comp: a.w.NewCompressor(),
 	}
@@ -617,26 +642,28 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) bool {
 	}
 	var content []crypto.ID
 	var read int64
+	comp := wk.comp
 	save := func(data []byte) bool {
 		id := wk.h.Sum(data)
-		added, err := a.w.SaveBlob(pack.DataBlob, id, data, wk.comp)
+		n := len(data)
+		added, err := a.w.SaveBlob(pack.DataBlob, id, data, comp)
 		if err != nil {
 			a.setFatal(fmt.Errorf("backup: %s: %w", path, err))
 			return false
 		}
 		if added {
-			a.prog.Added.Add(int64(len(data)))
+			a.prog.Added.Add(int64(n))
 		}
 		content = append(content, id)
-		read += int64(len(data))
-		a.prog.Bytes.Add(int64(len(data)))
-		a.prog.BytesRead.Add(int64(len(data)))
+		read += int64(n)
+		a.prog.Bytes.Add(int64(n))
+		a.prog.BytesRead.Add(int64(n))
 		return true
 	}
 	if size < int64(a.cfg.ChunkMin) {
 		// Small files are one chunk: skip the chunker.
-		if int64(cap(wk.buf)) < size+1 {
-			wk.buf = make([]byte, 0, size+1)
+		if int64(cap(wk.buf)) < size+1+crypto.TagSize {
+			wk.buf = make([]byte, 0, size+1+crypto.TagSize)
 		}
 		n, err := io.ReadFull(f, wk.buf[:size+1])
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -655,13 +682,21 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) bool {
 			return false
 		}
 	}
-	wk.ch.ResetWithBoundaries(f, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax)
-	wk.ch.SetAverageBits(a.cfg.ChunkAvgBits)
+	var bb *bigBuffers
+	select {
+	case bb = <-a.big:
+	case <-a.ctx.Done():
+		return false
+	}
+	defer func() { a.big <- bb }()
+	comp = bb.comp
+	bb.ch.ResetWithBoundaries(f, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax)
+	bb.ch.SetAverageBits(a.cfg.ChunkAvgBits)
 	for {
 		if a.stopped() {
 			return false
 		}
-		c, err := wk.ch.Next(wk.buf[:0])
+		c, err := bb.ch.Next(bb.buf[:0])
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -669,7 +704,7 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) bool {
 			a.skip(path, err)
 			return false
 		}
-		wk.buf = c.Data[:0]
+		bb.buf = c.Data[:0]
 		if !save(c.Data) {
 			return false
 		}

@@ -46,7 +46,7 @@ func testSaveLoad(t *testing.T, b backend.Backend) {
 	for _, n := range []int{0, 1, 1000, 5 << 20} {
 		data := randomData(n)
 		h := backend.Handle{Type: backend.PackFile, Name: name(randomData(32))}
-		if err := b.Save(ctx, h, data); err != nil {
+		if err := b.Save(ctx, h, backend.Bytes(data)); err != nil {
 			t.Fatalf("Save %d bytes: %v", n, err)
 		}
 		got, err := backend.ReadAll(ctx, b, h)
@@ -73,7 +73,7 @@ func testRanges(t *testing.T, b backend.Backend) {
 	ctx := t.Context()
 	data := randomData(100000)
 	h := backend.Handle{Type: backend.PackFile, Name: name(data)}
-	if err := b.Save(ctx, h, data); err != nil {
+	if err := b.Save(ctx, h, backend.Bytes(data)); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []struct{ off, length int64 }{{0, 1}, {0, 100000}, {99999, 1}, {500, 20000}, {777, 0}, {0, 0}} {
@@ -117,7 +117,7 @@ func testList(t *testing.T, b backend.Backend) {
 		for i := range 5 {
 			data := randomData(10 + i)
 			n := name(data)
-			if err := b.Save(ctx, backend.Handle{Type: ft, Name: n}, data); err != nil {
+			if err := b.Save(ctx, backend.Handle{Type: ft, Name: n}, backend.Bytes(data)); err != nil {
 				t.Fatal(err)
 			}
 			want[ft] = append(want[ft], n)
@@ -151,7 +151,7 @@ func testOverwrite(t *testing.T, b backend.Backend) {
 	data := randomData(1000)
 	h := backend.Handle{Type: backend.IndexFile, Name: name(data)}
 	for range 2 {
-		if err := b.Save(ctx, h, data); err != nil {
+		if err := b.Save(ctx, h, backend.Bytes(data)); err != nil {
 			t.Fatalf("Save: %v", err)
 		}
 	}
@@ -169,7 +169,7 @@ func testConcurrent(t *testing.T, b backend.Backend) {
 		wg.Go(func() {
 			data := randomData(50000)
 			h := backend.Handle{Type: backend.PackFile, Name: name(data)}
-			if err := b.Save(ctx, h, data); err != nil {
+			if err := b.Save(ctx, h, backend.Bytes(data)); err != nil {
 				errs <- err
 				return
 			}
@@ -194,7 +194,7 @@ func testConfig(t *testing.T, b backend.Backend) {
 	if _, err := b.Stat(ctx, h); !errors.Is(err, backend.ErrNotExist) {
 		t.Fatalf("Stat config of empty repository: err = %v; want ErrNotExist", err)
 	}
-	if err := b.Save(ctx, h, []byte("cfg")); err != nil {
+	if err := b.Save(ctx, h, backend.Bytes([]byte("cfg"))); err != nil {
 		t.Fatal(err)
 	}
 	got, err := backend.ReadAll(ctx, b, h)

@@ -93,7 +93,7 @@ func validName(h backend.Handle) error {
 }
 
 // Save implements backend.Backend.
-func (b *Backend) Save(ctx context.Context, h backend.Handle, data []byte) error {
+func (b *Backend) Save(ctx context.Context, h backend.Handle, src backend.Source) error {
 	if err := validName(h); err != nil {
 		return err
 	}
@@ -109,7 +109,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, data []byte) error
 	if err != nil {
 		return fmt.Errorf("local: save %s: %w", h, err)
 	}
-	_, err = f.Write(data)
+	_, err = io.Copy(f, io.NewSectionReader(src, 0, src.Size()))
 	if err == nil {
 		err = f.Sync()
 	}

@@ -27,7 +27,7 @@ func TestNoTempFilesLeft(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := backend.Handle{Type: backend.SnapshotFile, Name: strings.Repeat("ab", 32)}
-	if err := b.Save(t.Context(), h, []byte("x")); err != nil {
+	if err := b.Save(t.Context(), h, backend.Bytes([]byte("x"))); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(filepath.Join(dir, "snapshots"))

@@ -25,12 +25,16 @@ func New() *Backend { return &Backend{files: make(map[backend.Handle][]byte)} }
 func (b *Backend) Location() string { return "mem:" }
 
 // Save implements backend.Backend.
-func (b *Backend) Save(ctx context.Context, h backend.Handle, data []byte) error {
+func (b *Backend) Save(ctx context.Context, h backend.Handle, src backend.Source) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	data, err := backend.ReadSource(src)
+	if err != nil {
+		return fmt.Errorf("mem: save %s: %w", h, err)
+	}
 	b.mu.Lock()
-	b.files[h] = bytes.Clone(data)
+	b.files[h] = data
 	b.mu.Unlock()
 	return nil
 }

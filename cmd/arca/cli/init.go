@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/arcabackup/arca/pack"
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend/local"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) initCommand() *cobra.Command {
+	var compression string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create a new repository",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			comp, err := pack.ParseCompression(compression)
+			if err != nil {
+				return err
+			}
+			loc, _, err := a.location()
+			if err != nil {
+				return err
+			}
+			pw, err := a.password(true)
+			if err != nil {
+				return err
+			}
+			cfg, err := a.initRepo(cmd.Context(), loc, pw, comp)
+			if err != nil {
+				return err
+			}
+			if a.json {
+				a.printJSON(map[string]any{"message_type": "initialized", "id": cfg.ID, "repository": loc})
+				return nil
+			}
+			a.printf("created arca repository %s at %s\n", cfg.ID.Short(), loc)
+			a.printf("Keep the password safe: without it the data cannot be read.\n")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&compression, "compression", "auto", "default compression: off, auto or max")
+	a.addKDFFlags(cmd)
+	return cmd
+}
+
+func (a *app) initRepo(ctx context.Context, loc string, pw []byte, comp pack.Compression) (repo.Config, error) {
+	p, err := localPath(loc)
+	if err != nil {
+		return repo.Config{}, err
+	}
+	be, err := local.Create(p)
+	if err != nil {
+		return repo.Config{}, err
+	}
+	host, user := identity()
+	cfg, err := repo.Init(ctx, be, pw, repo.InitOptions{Compression: comp, KDF: a.kdf, Hostname: host, Username: user})
+	if err != nil {
+		return repo.Config{}, fmt.Errorf("init %s: %w", loc, err)
+	}
+	return cfg, nil
+}

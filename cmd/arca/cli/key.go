@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) keyCommand() *cobra.Command {
+	var newPasswordFile string
+	newPassword := func() ([]byte, error) {
+		if pw := a.getenv("ARCA_NEW_PASSWORD"); pw != "" {
+			return []byte(pw), nil
+		}
+		if newPasswordFile != "" {
+			b, err := os.ReadFile(newPasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("new password file: %w", err)
+			}
+			return trimPassword(b, "new password file "+newPasswordFile)
+		}
+		return a.prompt("Enter the new password: ", true)
+	}
+	cmd := &cobra.Command{Use: "key", Short: "Manage the passwords (key files) that open the repository"}
+	list := &cobra.Command{
+		Use: "list", Short: "List key files", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			keys, err := r.Keys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.json {
+				a.printJSON(keys)
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, " ID\tUser\tHost\tCreated")
+			for _, k := range keys {
+				mark := " "
+				if k.Current {
+					mark = "*"
+				}
+				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, k.ID.Short(), k.Username, k.Hostname, k.Created.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	add := &cobra.Command{
+		Use: "add", Short: "Add a password", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			pw, err := newPassword()
+			if err != nil {
+				return err
+			}
+			host, user := identity()
+			id, err := r.AddKey(cmd.Context(), pw, a.kdf, host, user)
+			if err != nil {
+				return err
+			}
+			a.result(map[string]any{"message_type": "key_added", "id": id}, "added key %s\n", id.Short())
+			return nil
+		},
+	}
+	remove := &cobra.Command{
+		Use: "remove ID", Short: "Remove a password (not the one in use)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			keys, err := r.Keys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var match []crypto.ID
+			for _, k := range keys {
+				if strings.HasPrefix(k.ID.String(), strings.ToLower(args[0])) {
+					match = append(match, k.ID)
+				}
+			}
+			if len(match) != 1 {
+				return fmt.Errorf("key %q matches %d keys", args[0], len(match))
+			}
+			if err := r.RemoveKey(cmd.Context(), match[0]); err != nil {
+				return err
+			}
+			a.result(map[string]any{"message_type": "key_removed", "id": match[0]}, "removed key %s\n", match[0].Short())
+			return nil
+		},
+	}
+	passwd := &cobra.Command{
+		Use: "passwd", Short: "Change the password in use", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			pw, err := newPassword()
+			if err != nil {
+				return err
+			}
+			host, user := identity()
+			id, err := r.ChangePassword(cmd.Context(), pw, a.kdf, host, user)
+			if err != nil {
+				return err
+			}
+			a.result(map[string]any{"message_type": "password_changed", "id": id}, "password changed; new key %s\n", id.Short())
+			return nil
+		},
+	}
+	for _, c := range []*cobra.Command{add, passwd} {
+		c.Flags().StringVar(&newPasswordFile, "new-password-file", "", "read the new password from a file (or env ARCA_NEW_PASSWORD)")
+		a.addKDFFlags(c)
+	}
+	cmd.AddCommand(list, add, remove, passwd)
+	return cmd
+}
+
+func (a *app) result(v any, format string, args ...any) {
+	if a.json {
+		a.printJSON(v)
+		return
+	}
+	a.printf(format, args...)
+}

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"time"
+
+	"github.com/arcabackup/arca/repo/tree"
+	"github.com/spf13/cobra"
+)
+
+type nodeJSON struct {
+	StructType string    `json:"struct_type"`
+	Name       string    `json:"name"`
+	Type       string    `json:"type"`
+	Path       string    `json:"path"`
+	UID        uint32    `json:"uid"`
+	GID        uint32    `json:"gid"`
+	User       string    `json:"user,omitempty"`
+	Group      string    `json:"group,omitempty"`
+	Size       uint64    `json:"size"`
+	Mode       uint32    `json:"mode"`
+	Permission string    `json:"permissions"`
+	ModTime    time.Time `json:"mtime"`
+	LinkTarget string    `json:"link_target,omitempty"`
+}
+
+func (a *app) lsCommand() *cobra.Command {
+	var long bool
+	cmd := &cobra.Command{
+		Use:   "ls SNAPSHOT [PATH]",
+		Short: "List the files of a snapshot, recursively, under PATH",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, err := a.openRepo(ctx)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			sn, err := findSnapshot(cmd, r, args[0])
+			if err != nil {
+				return err
+			}
+			start := "/"
+			if len(args) == 2 {
+				start = path.Clean("/" + args[1])
+			}
+			node, err := tree.Lookup(ctx, r, sn.Tree, start)
+			if err != nil {
+				return err
+			}
+			print := func(p string, n *tree.Node) error {
+				switch {
+				case a.json:
+					a.printJSON(nodeJSON{StructType: "node", Name: n.Name, Type: n.Type.String(), Path: p, UID: n.UID, GID: n.GID,
+						User: n.User, Group: n.Group, Size: n.Size, Mode: n.Mode, Permission: modeString(n),
+						ModTime: time.Unix(0, n.ModTime), LinkTarget: n.LinkTarget})
+				case long:
+					line := fmt.Sprintf("%s %-8s %-8s %12d %s %s", modeString(n), orID(n.User, n.UID), orID(n.Group, n.GID), n.Size,
+						time.Unix(0, n.ModTime).Local().Format("2006-01-02 15:04:05"), p)
+					if n.Type == tree.Symlink {
+						line += " -> " + n.LinkTarget
+					}
+					fmt.Fprintln(a.stdout, line)
+				default:
+					fmt.Fprintln(a.stdout, p)
+				}
+				return nil
+			}
+			if node.Type != tree.Dir {
+				return print(start, node)
+			}
+			return tree.Walk(ctx, r, node.Subtree, start, print)
+		},
+	}
+	cmd.Flags().BoolVarP(&long, "long", "l", false, "show mode, owner, size and time")
+	return cmd
+}
+
+func orID(name string, id uint32) string {
+	if name != "" {
+		return name
+	}
+	return fmt.Sprint(id)
+}
+
+func modeString(n *tree.Node) string {
+	m := fs.FileMode(n.Mode & 0o777)
+	if n.Mode&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n.Mode&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n.Mode&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	switch n.Type {
+	case tree.Dir:
+		m |= fs.ModeDir
+	case tree.Symlink:
+		m |= fs.ModeSymlink
+	case tree.Device:
+		m |= fs.ModeDevice
+	case tree.CharDev:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case tree.FIFO:
+		m |= fs.ModeNamedPipe
+	case tree.Socket:
+		m |= fs.ModeSocket
+	}
+	return m.String()
+}

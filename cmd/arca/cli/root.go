@@ -1,0 +1,305 @@
+// Package cli is arca's command line: one file per command, each parsing
+// flags, calling one library function and rendering text or --json.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo/backend/local"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Version is the program version, set at build time with -ldflags.
+var Version = "0.1.0-dev"
+
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	repo         string
+	passwordFile string
+	passwordCmd  string
+	cacheDir     string
+	noCache      bool
+	json         bool
+	quiet        bool
+	verbose      int
+	kdf          crypto.KDFParams
+
+	getenv func(string) string
+}
+
+// Main runs arca with args and returns the exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err != nil {
+		code := ExitCode(err)
+		if a.json {
+			a.printJSON(map[string]any{"message_type": "error", "error": err.Error(), "exit_code": code})
+		} else if code != ExitPartial {
+			fmt.Fprintf(stderr, "arca: %v\n", err)
+		} else {
+			fmt.Fprintf(stderr, "arca: warning: %v\n", err)
+		}
+		return code
+	}
+	return ExitOK
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "arca",
+		Short: "Deduplicating, encrypted backups",
+		Long: `arca backs up files into a content-addressed, deduplicating, encrypted repository.
+
+Without -r, arca uses the local repository ` + defaultRepoHelp() + `; ` + "`arca backup`" + ` creates it on first use.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetUsageTemplate(root.UsageTemplate() + "\n" + exitHelp + "\n")
+	f := root.PersistentFlags()
+	f.StringVarP(&a.repo, "repo", "r", "", "repository location (env ARCA_REPOSITORY; default "+defaultRepoHelp()+")")
+	f.StringVar(&a.passwordFile, "password-file", "", "read the password from a file (env ARCA_PASSWORD_FILE)")
+	f.StringVar(&a.passwordCmd, "password-command", "", "read the password from a command's output (env ARCA_PASSWORD_COMMAND)")
+	f.StringVar(&a.cacheDir, "cache-dir", "", "local cache directory (env ARCA_CACHE_DIR; default $XDG_CACHE_HOME/arca)")
+	f.BoolVar(&a.noCache, "no-cache", false, "use a temporary cache, removed at exit")
+	f.BoolVar(&a.json, "json", false, "print JSON instead of text")
+	f.BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but errors")
+	f.CountVarP(&a.verbose, "verbose", "v", "print more (repeat for more)")
+	a.addProfileFlags(root)
+	root.AddCommand(a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(),
+		a.lsCommand(), a.catCommand(), a.keyCommand(), a.versionCommand())
+	return root
+}
+
+func defaultRepoHelp() string { return "$XDG_DATA_HOME/arca/repo (~/.local/share/arca/repo)" }
+
+// defaultRepo is the embedded default repository's location.
+func (a *app) defaultRepo() (string, error) {
+	if d := a.getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "arca", "repo"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no repository given and no home directory for the default: %w", err)
+	}
+	return filepath.Join(home, ".local", "share", "arca", "repo"), nil
+}
+
+// location returns the repository location and whether it is the default.
+func (a *app) location() (string, bool, error) {
+	loc := a.repo
+	if loc == "" {
+		loc = a.getenv("ARCA_REPOSITORY")
+	}
+	if loc != "" {
+		return loc, false, nil
+	}
+	d, err := a.defaultRepo()
+	return d, true, err
+}
+
+func localPath(loc string) (string, error) {
+	if p, ok := strings.CutPrefix(loc, "local:"); ok {
+		loc = p
+	}
+	if i := strings.Index(loc, "://"); i > 0 || strings.HasPrefix(loc, "s3:") || strings.HasPrefix(loc, "sftp:") || strings.HasPrefix(loc, "rest:") {
+		return "", fmt.Errorf("repository %q: only local repositories are supported in this version", loc)
+	}
+	return loc, nil
+}
+
+// openBackend opens the backend at the repository location.
+func (a *app) openBackend() (backend.Backend, string, error) {
+	loc, _, err := a.location()
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := localPath(loc)
+	if err != nil {
+		return nil, "", err
+	}
+	be, err := local.Open(p)
+	if err != nil {
+		return nil, loc, err
+	}
+	return be, loc, nil
+}
+
+func (a *app) cacheBase() (string, error) {
+	if a.noCache {
+		return "", nil
+	}
+	if a.cacheDir != "" {
+		return a.cacheDir, nil
+	}
+	if d := a.getenv("ARCA_CACHE_DIR"); d != "" {
+		return d, nil
+	}
+	if d := a.getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "arca"), nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", nil // no cache directory: use a temporary cache
+	}
+	return filepath.Join(d, "arca"), nil
+}
+
+// openRepo is the one place commands open the repository.
+func (a *app) openRepo(ctx context.Context) (*repo.Repository, error) {
+	be, loc, err := a.openBackend()
+	if err != nil {
+		if errors.Is(err, backend.ErrNoRepository) {
+			return nil, fmt.Errorf("%s: %w (create one with 'arca init')", loc, repo.ErrNoRepository)
+		}
+		return nil, err
+	}
+	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); errors.Is(err, backend.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w (create one with 'arca init')", loc, repo.ErrNoRepository)
+	}
+	pw, err := a.password(false)
+	if err != nil {
+		return nil, err
+	}
+	base, err := a.cacheBase()
+	if err != nil {
+		return nil, err
+	}
+	r, err := repo.Open(ctx, be, pw, repo.OpenOptions{CacheDir: base, Warn: a.warnf})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (a *app) warnf(msg string) {
+	if a.json {
+		a.printJSON(map[string]any{"message_type": "warning", "message": msg})
+		return
+	}
+	fmt.Fprintf(a.stderr, "warning: %s\n", msg)
+}
+
+// password reads the password from ARCA_PASSWORD, a file, a command or the
+// terminal (twice when confirm is set).
+func (a *app) password(confirm bool) ([]byte, error) {
+	if pw := a.getenv("ARCA_PASSWORD"); pw != "" {
+		return []byte(pw), nil
+	}
+	file := a.passwordFile
+	if file == "" {
+		file = a.getenv("ARCA_PASSWORD_FILE")
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("password file: %w", err)
+		}
+		return trimPassword(b, "password file "+file)
+	}
+	cmd := a.passwordCmd
+	if cmd == "" {
+		cmd = a.getenv("ARCA_PASSWORD_COMMAND")
+	}
+	if cmd != "" {
+		out, err := exec.Command("sh", "-c", cmd).Output()
+		if err != nil {
+			return nil, fmt.Errorf("password command %q: %w", cmd, err)
+		}
+		return trimPassword(out, "password command")
+	}
+	return a.prompt("Enter password: ", confirm)
+}
+
+func trimPassword(b []byte, from string) ([]byte, error) {
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return nil, fmt.Errorf("%s gives an empty password", from)
+	}
+	return []byte(s), nil
+}
+
+func (a *app) prompt(msg string, confirm bool) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		return nil, errors.New("no password: set ARCA_PASSWORD, ARCA_PASSWORD_FILE or --password-file, or run on a terminal")
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, msg)
+	pw, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, fmt.Errorf("read password: %w", err)
+	}
+	if len(pw) == 0 {
+		return nil, errors.New("empty password")
+	}
+	if confirm {
+		fmt.Fprint(tty, "Enter the password again: ")
+		again, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		if err != nil {
+			return nil, fmt.Errorf("read password: %w", err)
+		}
+		if string(again) != string(pw) {
+			return nil, errors.New("the passwords do not match")
+		}
+	}
+	return pw, nil
+}
+
+func (a *app) printJSON(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		fmt.Fprintf(a.stderr, "arca: json: %v\n", err)
+		return
+	}
+	fmt.Fprintln(a.stdout, string(b))
+}
+
+func (a *app) printf(format string, args ...any) {
+	if !a.quiet {
+		fmt.Fprintf(a.stdout, format, args...)
+	}
+}
+
+func identity() (host, username string) {
+	host, _ = os.Hostname()
+	if u, err := user.Current(); err == nil {
+		username = u.Username
+	}
+	return host, username
+}
+
+func (a *app) addKDFFlags(cmd *cobra.Command) {
+	cmd.Flags().Uint32Var(&a.kdf.Time, "kdf-time", crypto.DefaultKDF.Time, "argon2id passes for the new key")
+	cmd.Flags().Uint32Var(&a.kdf.Memory, "kdf-memory", crypto.DefaultKDF.Memory, "argon2id memory in KiB for the new key")
+	cmd.Flags().Uint8Var(&a.kdf.Threads, "kdf-threads", crypto.DefaultKDF.Threads, "argon2id parallelism for the new key")
+}
+
+func (a *app) isTerminal() bool {
+	if f, ok := a.stdout.(*os.File); ok {
+		return term.IsTerminal(int(f.Fd()))
+	}
+	return false
+}

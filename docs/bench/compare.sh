@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Side-by-side comparison of arca and restic on one data set, both
+# repositories on the same disk, run as `make compare` (docs/bench/README.md).
+#
+#   docs/bench/compare.sh [DATA_DIR] [RUNS]
+#
+# DATA_DIR defaults to the Go toolchain tree ($(go env GOROOT)); RUNS to 3.
+# For each run and tool: first backup into an empty repository, unchanged
+# re-backup, restore into an empty directory (checked with diff -r). Times
+# are wall-clock seconds, memory is peak RSS from GNU time. The source is
+# read once beforehand so both tools read it from the page cache.
+set -euo pipefail
+
+DATA=${1:-$(go env GOROOT)}
+RUNS=${2:-3}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=${COMPARE_DIR:-$(mktemp -d /var/tmp/arca-compare.XXXXXX)}
+trap 'rm -rf "$WORK"' EXIT
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "installing $2" >&2; apt-get install -y "$2" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "$2" >/dev/null; }; }; }
+need restic restic
+[ -x /usr/bin/time ] || need time time
+
+(cd "$ROOT" && go build -o "$WORK/arca" ./cmd/arca)
+ARCA="$WORK/arca"
+export ARCA_PASSWORD=compare RESTIC_PASSWORD=compare
+tar -cf - "$DATA" 2>/dev/null | cat >/dev/null   # warm the page cache
+
+# measure NAME CMD... appends "NAME seconds peak_kb" to $WORK/results
+measure() {
+	local name=$1; shift
+	/usr/bin/time -o "$WORK/time.out" -f "%e %M" "$@" >/dev/null 2>"$WORK/err.out" || {
+		cat "$WORK/err.out" >&2; echo "$name failed" >&2; exit 1; }
+	echo "$name $(cat "$WORK/time.out")" >>"$WORK/results"
+}
+
+: >"$WORK/results"
+for run in $(seq 1 "$RUNS"); do
+	rm -rf "$WORK/arca-repo" "$WORK/arca-cache" "$WORK/restic-repo" "$WORK/restic-cache" "$WORK/restore"
+	"$ARCA" -r "$WORK/arca-repo" init -q
+	restic -r "$WORK/restic-repo" --cache-dir "$WORK/restic-cache" init >/dev/null
+
+	measure arca-backup    "$ARCA" -r "$WORK/arca-repo" --cache-dir "$WORK/arca-cache" backup -q "$DATA"
+	measure restic-backup  restic -r "$WORK/restic-repo" --cache-dir "$WORK/restic-cache" backup -q "$DATA"
+	measure arca-rebackup  "$ARCA" -r "$WORK/arca-repo" --cache-dir "$WORK/arca-cache" backup -q "$DATA"
+	measure restic-rebackup restic -r "$WORK/restic-repo" --cache-dir "$WORK/restic-cache" backup -q "$DATA"
+
+	sync
+	measure arca-restore   "$ARCA" -r "$WORK/arca-repo" --cache-dir "$WORK/arca-cache" restore -q latest --target "$WORK/restore/arca"
+	measure restic-restore restic -r "$WORK/restic-repo" --cache-dir "$WORK/restic-cache" restore latest --target "$WORK/restore/restic"
+	diff -r "$DATA" "$WORK/restore/arca/$DATA" >/dev/null || { echo "arca restore differs from $DATA" >&2; exit 1; }
+	diff -r "$DATA" "$WORK/restore/restic/$DATA" >/dev/null || { echo "restic restore differs from $DATA" >&2; exit 1; }
+	echo "run $run: arca repo $(du -sk "$WORK/arca-repo" | cut -f1) KiB, restic repo $(du -sk "$WORK/restic-repo" | cut -f1) KiB" >&2
+done
+
+echo "data: $DATA ($(du -sh "$DATA" | cut -f1), $(find "$DATA" | wc -l) entries), $RUNS runs, $(nproc) cores"
+echo "arca: $("$ARCA" version)"
+echo "restic: $(restic version)"
+awk '
+function median(arr, n,   i, j, t) {
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
+	return (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+}
+{ n[$1]++; t[$1, n[$1]] = $2; m[$1, n[$1]] = $3 }
+END {
+	split("backup rebackup restore", ops, " ")
+	printf "%-10s %12s %12s %8s %14s %14s\n", "operation", "arca s", "restic s", "speedup", "arca peak MB", "restic peak MB"
+	for (k = 1; k <= 3; k++) {
+		op = ops[k]
+		for (tool = 0; tool < 2; tool++) {
+			name = (tool ? "restic-" : "arca-") op
+			for (i = 1; i <= n[name]; i++) { tt[i] = t[name, i]; mm[i] = m[name, i] }
+			T[tool] = median(tt, n[name]); M[tool] = median(mm, n[name])
+		}
+		printf "%-10s %12.2f %12.2f %7.2fx %14.1f %14.1f\n", op, T[0], T[1], T[1] / T[0], M[0] / 1024, M[1] / 1024
+	}
+}' "$WORK/results"

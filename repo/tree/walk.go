@@ -1,0 +1,71 @@
+package tree
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/repo"
+)
+
+// ErrNotFound is returned when a path is not in a tree.
+var ErrNotFound = errors.New("tree: path not found")
+
+// SkipDir, returned by a Walk callback for a directory, skips its contents.
+var SkipDir = errors.New("skip this directory")
+
+// Walk calls fn for every node under tree id in depth-first, name order.
+// Paths are prefix joined with the node names by "/".
+func Walk(ctx context.Context, r *repo.Repository, id crypto.ID, prefix string, fn func(p string, n *Node) error) error {
+	t, err := Load(ctx, r, id)
+	if err != nil {
+		return err
+	}
+	for i := range t.Nodes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := &t.Nodes[i]
+		p := path.Join(prefix, n.Name)
+		err := fn(p, n)
+		if errors.Is(err, SkipDir) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if n.Type == Dir {
+			if err := Walk(ctx, r, n.Subtree, p, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Lookup finds the node at p (slash-separated, relative to the root tree
+// id; a leading "/" is ignored). The root itself is returned as a
+// directory node named "/".
+func Lookup(ctx context.Context, r *repo.Repository, root crypto.ID, p string) (*Node, error) {
+	node := &Node{Name: "/", Type: Dir, Subtree: root}
+	for _, elem := range strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/") {
+		if elem == "" {
+			continue
+		}
+		if node.Type != Dir {
+			return nil, fmt.Errorf("%w: %s (%s is not a directory)", ErrNotFound, p, node.Name)
+		}
+		t, err := Load(ctx, r, node.Subtree)
+		if err != nil {
+			return nil, err
+		}
+		n, ok := t.Find(elem)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, p)
+		}
+		node = n
+	}
+	return node, nil
+}
