@@ -7,6 +7,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"sync"
 
 	"github.com/arcabackup/arca/repo/tree"
 	"github.com/zeebo/blake3"
@@ -21,20 +22,54 @@ func tempName(path string) string {
 	return filepath.Join(filepath.Dir(path), fmt.Sprintf(".arca-restore-%x", sum[:8]))
 }
 
+// owners maps user and group names to this system's IDs, caching lookups
+// (each one reads /etc/passwd or /etc/group).
+type owners struct {
+	mu     sync.Mutex
+	users  map[string]int
+	groups map[string]int
+}
+
+func (o *owners) lookup(m map[string]int, name string, find func(string) (string, error)) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if id, ok := m[name]; ok {
+		return id
+	}
+	id := -1
+	if s, err := find(name); err == nil {
+		if v, err := strconv.Atoi(s); err == nil {
+			id = v
+		}
+	}
+	m[name] = id
+	return id
+}
+
+// ids returns the owner to restore: the IDs the names have here, falling
+// back to the stored numeric IDs.
 func (rs *restorer) ids(n *tree.Node) (int, int) {
 	uid, gid := int(n.UID), int(n.GID)
 	if n.User != "" {
-		if u, err := user.Lookup(n.User); err == nil {
-			if v, err := strconv.Atoi(u.Uid); err == nil {
-				uid = v
+		if v := rs.names.lookup(rs.names.users, n.User, func(s string) (string, error) {
+			u, err := user.Lookup(s)
+			if err != nil {
+				return "", err
 			}
+			return u.Uid, nil
+		}); v >= 0 {
+			uid = v
 		}
 	}
 	if n.Group != "" {
-		if g, err := user.LookupGroup(n.Group); err == nil {
-			if v, err := strconv.Atoi(g.Gid); err == nil {
-				gid = v
+		if v := rs.names.lookup(rs.names.groups, n.Group, func(s string) (string, error) {
+			g, err := user.LookupGroup(s)
+			if err != nil {
+				return "", err
 			}
+			return g.Gid, nil
+		}); v >= 0 {
+			gid = v
 		}
 	}
 	return uid, gid

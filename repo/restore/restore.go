@@ -76,6 +76,7 @@ type restorer struct {
 	opts  Options
 	prog  *Progress
 	owner bool
+	names *owners
 
 	files  []*fileState
 	packs  map[crypto.ID]map[crypto.ID]*blobWrites // pack -> blob -> writes
@@ -114,6 +115,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Op
 	}
 	rs := &restorer{
 		ctx: ctx, r: r, opts: opts, prog: opts.Progress, owner: os.Geteuid() == 0,
+		names: &owners{users: map[string]int{}, groups: map[string]int{}},
 		packs: map[crypto.ID]map[crypto.ID]*blobWrites{}, links: map[[2]uint64]string{},
 	}
 	if err := rs.walk(sn.Tree, opts.Target); err != nil {
@@ -346,8 +348,12 @@ type segment struct {
 }
 
 // maxGap is the largest run of unneeded bytes read rather than skipped
-// between two needed blobs of a pack.
-const maxGap = 1 << 20
+// between two needed blobs of a pack; maxSegment bounds one read (a single
+// larger blob is read alone).
+const (
+	maxGap     = 1 << 20
+	maxSegment = 4 << 20
+)
 
 func (rs *restorer) restorePack(ctx context.Context, id crypto.ID, blobs map[crypto.ID]*blobWrites) error {
 	list := make([]*blobWrites, 0, len(blobs))
@@ -358,7 +364,7 @@ func (rs *restorer) restorePack(ctx context.Context, id crypto.ID, blobs map[cry
 	var segs []segment
 	for _, bw := range list {
 		s, e := int64(bw.entry.Offset), int64(bw.entry.Offset)+int64(bw.entry.Length)
-		if n := len(segs); n > 0 && s-segs[n-1].end <= maxGap {
+		if n := len(segs); n > 0 && s-segs[n-1].end <= maxGap && e-segs[n-1].start <= maxSegment {
 			segs[n-1].end = max(segs[n-1].end, e)
 			segs[n-1].blobs = append(segs[n-1].blobs, bw)
 			continue
