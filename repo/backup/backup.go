@@ -421,7 +421,11 @@ func (a *archiver) walkEntry(path, name string, old *tree.Node) *future {
 		return nil
 	}
 	node := a.nodeFromStat(name, fi)
-	if x, err := readXattrs(path); err != nil {
+	if old != nil && old.Type == node.Type && old.ChangeTime == node.ChangeTime && old.Inode == node.Inode {
+		// Setting an xattr changes ctime: with ctime unchanged the parent's
+		// xattrs are current, and listing them again is a wasted syscall.
+		node.Xattrs = old.Xattrs
+	} else if x, err := readXattrs(path); err != nil {
 		a.warn(path, err)
 	} else {
 		node.Xattrs = x

@@ -165,7 +165,7 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(v) {
 		d.fail("bad varint")
 		return 0
 	}
@@ -173,12 +173,23 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
+// uvarintLen is the length of v's minimal encoding; longer ones are not
+// canonical and are rejected.
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
 func (d *decoder) varint() int64 {
 	if d.err != nil {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	if n <= 0 || n != uvarintLen(uint64(v<<1)^uint64(v>>63)) {
 		d.fail("bad varint")
 		return 0
 	}

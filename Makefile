@@ -1,0 +1,53 @@
+# arca's build, test and benchmark entry points. `make test` is what CI runs.
+GO        ?= go
+PKGS      := ./...
+FUZZTIME  ?= 4s
+
+.PHONY: all build test unit race fuzz lint bench compare clean
+
+all: build
+
+build:
+	$(GO) build -o bin/arca ./cmd/arca
+
+# test: lint, all tests with the race detector, then a short run of every
+# fuzz target from its seed corpus (testdata/fuzz) onwards.
+test: lint race fuzz
+
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+race:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# One line per fuzz target: package and function.
+FUZZ_TARGETS := \
+	./crypto:FuzzParseKeyFile \
+	./pack:FuzzDecodeHeader \
+	./index:FuzzDecode \
+	./repo:FuzzParseConfig \
+	./repo:FuzzOpenFile \
+	./repo/tree:FuzzDecode \
+	./repo/snapshot:FuzzParse
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	done
+
+lint:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# bench: the Go benchmarks of the hot paths.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# compare: arca against restic on the Go toolchain tree (docs/bench/README.md).
+compare:
+	bash docs/bench/compare.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,333 @@
+package main_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/arcabackup/arca/repo/fstest"
+)
+
+var arcaBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "arca-bin-")
+	if err != nil {
+		panic(err)
+	}
+	os.Chmod(dir, 0o755)
+	arcaBin = filepath.Join(dir, "arca")
+	if out, err := exec.Command("go", "build", "-o", arcaBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build arca: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is a test's environment: its own home, data and cache directories
+// and cheap key derivation for new keys.
+type env struct {
+	t    *testing.T
+	dir  string
+	vars []string
+}
+
+func newEnv(t *testing.T) *env {
+	dir := t.TempDir()
+	return &env{t: t, dir: dir, vars: []string{
+		"HOME=" + dir, "XDG_DATA_HOME=" + filepath.Join(dir, "data"), "XDG_CACHE_HOME=" + filepath.Join(dir, "cache"),
+		"ARCA_PASSWORD=pw", "PATH=" + os.Getenv("PATH"),
+	}}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func (e *env) run(args ...string) result {
+	e.t.Helper()
+	return e.runEnv(nil, args...)
+}
+
+func (e *env) runEnv(extra []string, args ...string) result {
+	e.t.Helper()
+	cmd := exec.Command(arcaBin, args...)
+	cmd.Env = append(append([]string{}, e.vars...), extra...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func (e *env) must(args ...string) result {
+	e.t.Helper()
+	r := e.run(args...)
+	if r.code != 0 {
+		e.t.Fatalf("arca %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+var cheapKDF = []string{"--kdf-time", "1", "--kdf-memory", "64", "--kdf-threads", "1"}
+
+func (e *env) initRepo() string {
+	repoDir := filepath.Join(e.dir, "repo")
+	e.must(append([]string{"-r", repoDir, "init"}, cheapKDF...)...)
+	return repoDir
+}
+
+func TestQuickStartDefaultRepository(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "Documents")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("hello"), 0o644)
+	r := e.must("backup", src)
+	def := filepath.Join(e.dir, "data", "arca", "repo")
+	if !strings.Contains(r.stderr, "created the default repository") || !strings.Contains(r.stderr, def) {
+		t.Errorf("first backup does not say where it created the repository:\n%s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(def, "config")); err != nil {
+		t.Fatalf("default repository missing: %v", err)
+	}
+	r = e.must("backup", src)
+	if strings.Contains(r.stderr, "created") {
+		t.Errorf("second backup created the repository again")
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(e.must("snapshots", "--json").stdout), &list); err != nil || len(list) != 2 {
+		t.Fatalf("snapshots --json: %d snapshots, %v", len(list), err)
+	}
+	if list[1]["parent"] != list[0]["id"] {
+		t.Errorf("second snapshot's parent = %v; want %v", list[1]["parent"], list[0]["id"])
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	e := newEnv(t)
+	if r := e.run("-r", filepath.Join(e.dir, "nothing"), "snapshots"); r.code != 10 {
+		t.Errorf("no repository: exit %d; want 10\n%s", r.code, r.stderr)
+	}
+	repoDir := e.initRepo()
+	r := e.runEnv([]string{"ARCA_PASSWORD=wrong"}, "-r", repoDir, "snapshots")
+	if r.code != 12 || !strings.Contains(r.stderr, "wrong password or no key found") {
+		t.Errorf("wrong password: exit %d, %q; want 12 and the message", r.code, r.stderr)
+	}
+	if r := e.run("-r", repoDir, "restore", "nonexistent", "--target", e.dir); r.code != 1 {
+		t.Errorf("unknown snapshot: exit %d; want 1", r.code)
+	}
+	if r := e.run("-r", repoDir, "--help"); !strings.Contains(r.stdout, "12   wrong password") {
+		t.Errorf("--help does not list exit codes:\n%s", r.stdout)
+	}
+}
+
+// TestUnreadableFile checks exit code 3 and the snapshot's list of
+// skipped files. As root it runs arca as the user nobody.
+func TestUnreadableFile(t *testing.T) {
+	e := newEnv(t)
+	os.Chmod(filepath.Dir(e.dir), 0o755) // t.TempDir's parent
+	os.Chmod(e.dir, 0o777)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	os.MkdirAll(src, 0o777)
+	os.WriteFile(filepath.Join(src, "ok"), []byte("ok"), 0o644)
+	os.WriteFile(filepath.Join(src, "secret"), []byte("secret"), 0o000)
+	args := []string{"-r", repoDir, "--json", "backup", src}
+	var r result
+	if os.Getuid() == 0 {
+		if _, err := exec.LookPath("runuser"); err != nil {
+			t.Skip("root without runuser")
+		}
+		filepath.WalkDir(e.dir, func(p string, d os.DirEntry, err error) error {
+			if filepath.Base(p) != "secret" {
+				os.Chmod(p, 0o777)
+			}
+			return nil
+		})
+		cmd := exec.Command("runuser", append([]string{"-u", "nobody", "--", arcaBin}, args...)...)
+		cmd.Env = e.vars
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		r = result{0, out.String(), errb.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		}
+	} else {
+		r = e.run(args...)
+	}
+	if r.code != 3 {
+		t.Fatalf("exit %d; want 3\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var summary map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["message_type"] == "summary" {
+			summary = m
+		}
+	}
+	errs, _ := summary["errors"].([]any)
+	if len(errs) != 1 || !strings.Contains(fmt.Sprint(errs[0]), "secret") {
+		t.Fatalf("summary errors = %v; want the unreadable file", summary["errors"])
+	}
+}
+
+func TestBackupRestoreCLI(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	fstest.Generate(t, src, 7)
+	r := e.must("-r", repoDir, "--json", "backup", "--tag", "one", "--host", "box", src)
+	var sum map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &sum); err != nil {
+		t.Fatalf("backup --json: %v\n%s", err, r.stdout)
+	}
+	for _, k := range []string{"snapshot_id", "files_new", "files_changed", "files_unmodified", "dirs_new", "data_added",
+		"total_files_processed", "total_bytes_processed", "total_duration"} {
+		if _, ok := sum[k]; !ok {
+			t.Errorf("backup summary lacks %q", k)
+		}
+	}
+	var list []map[string]any
+	json.Unmarshal([]byte(e.must("-r", repoDir, "snapshots", "--json", "--host", "box").stdout), &list)
+	if len(list) != 1 {
+		t.Fatalf("snapshots --host box: %d", len(list))
+	}
+	for _, k := range []string{"id", "short_id", "time", "tree", "paths", "hostname", "username", "tags", "summary"} {
+		if _, ok := list[0][k]; !ok {
+			t.Errorf("snapshots --json lacks %q", k)
+		}
+	}
+	id := list[0]["short_id"].(string)
+	target := filepath.Join(e.dir, "target")
+	e.must("-r", repoDir, "restore", id, "--target", target)
+	fstest.Compare(t, src, filepath.Join(target, src))
+
+	ls := e.must("-r", repoDir, "ls", "latest", src+"/dir").stdout
+	if !strings.Contains(ls, src+"/dir/a/b/c/deep.txt") || strings.Contains(ls, src+"/small.txt") {
+		t.Errorf("ls under dir:\n%s", ls)
+	}
+	if long := e.must("-r", repoDir, "ls", "-l", "latest", src+"/exec.sh").stdout; !strings.HasPrefix(long, "-rwxr-xr-x") {
+		t.Errorf("ls -l: %q", long)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(e.must("-r", repoDir, "cat", "config").stdout), &cfg); err != nil || cfg["version"] != 1.0 {
+		t.Errorf("cat config: %v %v", cfg, err)
+	}
+	if out := e.must("-r", repoDir, "cat", "snapshot", "latest").stdout; !strings.Contains(out, `"hostname": "box"`) {
+		t.Errorf("cat snapshot:\n%s", out)
+	}
+}
+
+func TestKeyCommands(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	r := e.runEnv([]string{"ARCA_NEW_PASSWORD=second"}, append([]string{"-r", repoDir, "key", "add"}, cheapKDF...)...)
+	if r.code != 0 {
+		t.Fatalf("key add: %d %s", r.code, r.stderr)
+	}
+	var keys []map[string]any
+	json.Unmarshal([]byte(e.must("-r", repoDir, "key", "list", "--json").stdout), &keys)
+	if len(keys) != 2 {
+		t.Fatalf("key list: %d keys", len(keys))
+	}
+	if r := e.runEnv([]string{"ARCA_PASSWORD=second"}, "-r", repoDir, "snapshots"); r.code != 0 {
+		t.Fatalf("second password does not open: %s", r.stderr)
+	}
+	pwFile := filepath.Join(e.dir, "pwfile")
+	os.WriteFile(pwFile, []byte("second\n"), 0o600)
+	if r := e.runEnv([]string{"ARCA_PASSWORD="}, "-r", repoDir, "--password-file", pwFile, "snapshots"); r.code != 0 {
+		t.Fatalf("--password-file: %s", r.stderr)
+	}
+	var other string
+	for _, k := range keys {
+		if k["current"] != true {
+			other = k["id"].(string)
+		}
+	}
+	e.must("-r", repoDir, "key", "remove", other[:12])
+	if r := e.runEnv([]string{"ARCA_PASSWORD=second"}, "-r", repoDir, "snapshots"); r.code != 12 {
+		t.Fatalf("removed password: exit %d; want 12", r.code)
+	}
+}
+
+// TestKillResume kills a first backup with SIGKILL after some packs are
+// uploaded and checks that the next run stores only what was missing.
+func TestKillResume(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	os.MkdirAll(src, 0o755)
+	const files, size = 12, 12 << 20
+	for i := range files {
+		data := make([]byte, size)
+		var seed [32]byte
+		seed[0] = byte(i)
+		rand.NewChaCha8(seed).Read(data) // incompressible, nothing to deduplicate
+		os.WriteFile(filepath.Join(src, fmt.Sprintf("f%02d", i)), data, 0o644)
+	}
+	countPacks := func() (n int, bytes int64) {
+		filepath.WalkDir(filepath.Join(repoDir, "data"), func(p string, d os.DirEntry, err error) error {
+			if d != nil && d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
+				fi, _ := d.Info()
+				n++
+				bytes += fi.Size()
+			}
+			return nil
+		})
+		return
+	}
+	cmd := exec.Command(arcaBin, "-r", repoDir, "backup", "--compression", "off", "--read-concurrency", "1", src)
+	cmd.Env = e.vars
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if n, _ := countPacks(); n >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no packs appeared")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	snaps, _ := os.ReadDir(filepath.Join(repoDir, "snapshots"))
+	if len(snaps) != 0 {
+		t.Skip("the backup finished before it could be killed")
+	}
+	packs, uploaded := countPacks()
+	r := e.must("-r", repoDir, "--json", "backup", "--compression", "off", src)
+	var sum struct {
+		DataAdded       int64 `json:"data_added"`
+		DataAddedPacked int64 `json:"data_added_packed"`
+	}
+	json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &sum)
+	total := int64(files * size)
+	t.Logf("killed after %d packs (%d bytes); the rerun added %d of %d bytes", packs, uploaded, sum.DataAdded, total)
+	if sum.DataAdded == 0 || sum.DataAdded > total-uploaded+(1<<20) {
+		t.Errorf("rerun added %d bytes; want at most the %d not uploaded before the kill", sum.DataAdded, total-uploaded)
+	}
+	target := filepath.Join(e.dir, "target")
+	e.must("-r", repoDir, "restore", "latest", "--target", target)
+	fstest.Compare(t, src, filepath.Join(target, src))
+}

@@ -1,0 +1,253 @@
+package repo_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/pack"
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo/backend/local"
+	"github.com/arcabackup/arca/repo/backend/mem"
+	"github.com/arcabackup/arca/repo/repotest"
+)
+
+func saveBlobs(t *testing.T, r *repo.Repository, n, size int) map[crypto.ID][]byte {
+	t.Helper()
+	w := r.NewWriter(t.Context(), repo.WriterOptions{})
+	comp := w.NewCompressor()
+	blobs := map[crypto.ID][]byte{}
+	for range n {
+		data := make([]byte, size)
+		rand.Read(data)
+		id := r.Key().BlobID(data)
+		blobs[id] = data
+		if _, err := w.SaveBlob(pack.DataBlob, id, bytes.Clone(data), comp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return blobs
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := t.Context()
+	be := mem.New()
+	if _, err := repo.Open(ctx, be, []byte("x"), repo.OpenOptions{}); !errors.Is(err, repo.ErrNoRepository) {
+		t.Fatalf("Open of empty backend: err = %v; want ErrNoRepository", err)
+	}
+	repotest.OnBackend(t, be)
+	if _, err := repo.Open(ctx, be, []byte("wrong"), repo.OpenOptions{}); !errors.Is(err, repo.ErrWrongPassword) {
+		t.Fatalf("wrong password: err = %v; want ErrWrongPassword", err)
+	}
+	if _, err := repo.Init(ctx, be, []byte("x"), repo.InitOptions{KDF: repotest.KDF}); err == nil {
+		t.Fatal("Init over an existing repository succeeded")
+	}
+}
+
+func TestKeys(t *testing.T) {
+	ctx := t.Context()
+	be := mem.New()
+	r := repotest.OnBackend(t, be)
+	id, err := r.AddKey(ctx, []byte("second"), repotest.KDF, "h", "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := repo.Open(ctx, be, []byte("second"), repo.OpenOptions{})
+	if err != nil {
+		t.Fatalf("open with the added password: %v", err)
+	}
+	defer r2.Close()
+	if r2.Config().ID != r.Config().ID || r2.KeyID() != id {
+		t.Fatal("second key opens another repository or key")
+	}
+	if err := r2.RemoveKey(ctx, id); !errors.Is(err, repo.ErrLastKey) {
+		t.Fatalf("removing the key in use: err = %v", err)
+	}
+	if err := r2.RemoveKey(ctx, r.KeyID()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Open(ctx, be, []byte(repotest.Password), repo.OpenOptions{}); !errors.Is(err, repo.ErrWrongPassword) {
+		t.Fatalf("removed password still opens: %v", err)
+	}
+	keys, _ := r2.Keys(ctx)
+	if len(keys) != 1 || !keys[0].Current {
+		t.Fatalf("keys = %+v; want one, current", keys)
+	}
+	if _, err := r2.ChangePassword(ctx, []byte("third"), repotest.KDF, "h", "u"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Open(ctx, be, []byte("second"), repo.OpenOptions{}); !errors.Is(err, repo.ErrWrongPassword) {
+		t.Fatal("old password still opens after passwd")
+	}
+	r3, err := repo.Open(ctx, be, []byte("third"), repo.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3.Close()
+}
+
+func TestBlobsSurviveCacheLoss(t *testing.T) {
+	ctx := t.Context()
+	be := mem.New()
+	r := repotest.OnBackend(t, be)
+	blobs := saveBlobs(t, r, 50, 10000)
+	// A fresh cache (another host, or a deleted cache) sees everything.
+	r2 := repotest.Open(t, be)
+	for id, data := range blobs {
+		got, err := r2.LoadBlob(ctx, pack.DataBlob, id, nil)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("blob %s: %v", id.Short(), err)
+		}
+	}
+	// Deleting the cache directory of an existing cache also works.
+	cache := t.TempDir()
+	r3, err := repo.Open(ctx, be, []byte(repotest.Password), repo.OpenOptions{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3.Close()
+	os.RemoveAll(cache)
+	r4, err := repo.Open(ctx, be, []byte(repotest.Password), repo.OpenOptions{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r4.Close()
+	if n, _ := r4.Index().Count(); n != len(blobs) {
+		t.Fatalf("rebuilt cache holds %d blobs; want %d", n, len(blobs))
+	}
+}
+
+func TestCorruptPackNamed(t *testing.T) {
+	ctx := t.Context()
+	dir := filepath.Join(t.TempDir(), "repo")
+	be, err := local.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := repotest.OnBackend(t, be)
+	blobs := saveBlobs(t, r, 3, 1000)
+	var packs []string
+	filepath.WalkDir(filepath.Join(dir, "data"), func(p string, d os.DirEntry, err error) error {
+		if d.Type().IsRegular() {
+			packs = append(packs, p)
+		}
+		return nil
+	})
+	if len(packs) != 1 {
+		t.Fatalf("%d packs; want 1", len(packs))
+	}
+	data, _ := os.ReadFile(packs[0])
+	data[100] ^= 0x01 // inside the first blob
+	os.Chmod(packs[0], 0o600)
+	if err := os.WriteFile(packs[0], data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(packs[0])
+	var failed int
+	for id := range blobs {
+		_, err := r.LoadBlob(ctx, pack.DataBlob, id, nil)
+		if err == nil {
+			continue
+		}
+		failed++
+		if !errors.Is(err, repo.ErrCorrupt) || !strings.Contains(err.Error(), name) {
+			t.Errorf("err = %v; want ErrCorrupt naming pack %s", err, name)
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d blobs failed; want exactly the damaged one", failed)
+	}
+}
+
+func TestRecoverPacks(t *testing.T) {
+	ctx := t.Context()
+	be := mem.New()
+	r := repotest.OnBackend(t, be)
+	blobs := saveBlobs(t, r, 10, 5000)
+	// Drop every index file: the packs are now orphans, as after a session
+	// killed before its first checkpoint.
+	var names []string
+	be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error { names = append(names, fi.Name); return nil })
+	for _, n := range names {
+		be.Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: n})
+	}
+	r2 := repotest.Open(t, be)
+	if n, _ := r2.Index().Count(); n != 0 {
+		t.Fatalf("cache holds %d blobs before recovery", n)
+	}
+	if err := r2.RecoverPacks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for id, data := range blobs {
+		got, err := r2.LoadBlob(ctx, pack.DataBlob, id, nil)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("recovered blob %s: %v", id.Short(), err)
+		}
+	}
+	// A third host sees the recovery's index file.
+	r3 := repotest.Open(t, be)
+	if n, _ := r3.Index().Count(); n != len(blobs) {
+		t.Fatalf("after recovery another cache sees %d blobs; want %d", n, len(blobs))
+	}
+}
+
+func TestSessionDedup(t *testing.T) {
+	r := repotest.New(t)
+	w := r.NewWriter(context.Background(), repo.WriterOptions{})
+	comp := w.NewCompressor()
+	data := []byte("same content")
+	id := r.Key().BlobID(data)
+	for i, want := range []bool{true, false} {
+		added, err := w.SaveBlob(pack.DataBlob, id, bytes.Clone(data), comp)
+		if err != nil || added != want {
+			t.Fatalf("save %d: added = %v, %v; want %v", i, added, err, want)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w2 := r.NewWriter(context.Background(), repo.WriterOptions{})
+	if added, _ := w2.SaveBlob(pack.DataBlob, id, bytes.Clone(data), comp); added {
+		t.Fatal("blob stored again in a later session")
+	}
+	w2.Close()
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(`{"version":1,"id":"` + strings.Repeat("ab", 32) + `","chunker_polynomial":"3da3358b4dc173","chunk_min":524288,"chunk_avg_bits":20,"chunk_max":8388608,"compression":"auto","pack_size":16777216}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := repo.ParseConfig(b)
+		if err == nil && (c.ChunkMax < c.ChunkMin || c.PackSize < 1<<20) {
+			t.Fatalf("accepted an invalid config: %+v", c)
+		}
+	})
+}
+
+func FuzzOpenFile(f *testing.F) {
+	key, _ := crypto.NewRandomKey()
+	small, _ := repo.SealFile(key, crypto.KindSnapshot, []byte(`{"x":1}`))
+	large, _ := repo.SealFile(key, crypto.KindSnapshot, bytes.Repeat([]byte("compressible "), 200))
+	f.Add(small)
+	f.Add(large)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, err := repo.OpenFile(key, crypto.KindSnapshot, b)
+		if err != nil && !errors.Is(err, repo.ErrCorrupt) {
+			t.Fatalf("error does not wrap ErrCorrupt: %v", err)
+		}
+	})
+}

@@ -1,0 +1,71 @@
+package snapshot
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/repotest"
+)
+
+func TestSaveListFind(t *testing.T) {
+	ctx := t.Context()
+	r := repotest.New(t)
+	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var saved []*Snapshot
+	for i, host := range []string{"a", "b", "a"} {
+		sn := &Snapshot{Time: base.Add(time.Duration(i) * time.Hour), Hostname: host, Paths: []string{"/x"},
+			Tree: crypto.Hash([]byte{byte(i)}), Tags: []string{"t" + host}}
+		if _, err := Save(ctx, r, sn); err != nil {
+			t.Fatal(err)
+		}
+		saved = append(saved, sn)
+	}
+	list, err := List(ctx, r)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("List = %d, %v", len(list), err)
+	}
+	for i := range list {
+		if list[i].ID != saved[i].ID {
+			t.Fatalf("List order differs at %d", i)
+		}
+	}
+	if sn, _ := Find(list, "latest"); sn.ID != saved[2].ID {
+		t.Fatal("latest is not the newest")
+	}
+	if sn, err := Find(list, saved[1].ID.String()[:10]); err != nil || sn.ID != saved[1].ID {
+		t.Fatalf("prefix lookup: %v", err)
+	}
+	if _, err := Find(list, "zzzz"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown: err = %v", err)
+	}
+	if _, err := Find(list, ""); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("empty: err = %v", err)
+	}
+	if got := (Filter{Hosts: []string{"a"}}).Select(list); len(got) != 2 {
+		t.Fatalf("host filter: %d", len(got))
+	}
+	if got := (Filter{Tags: []string{"tb"}}).Select(list); len(got) != 1 || got[0].Hostname != "b" {
+		t.Fatalf("tag filter: %v", got)
+	}
+	if got := (Filter{Paths: []string{"/y"}}).Select(list); len(got) != 0 {
+		t.Fatalf("path filter: %v", got)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"version":1,"time":"2026-01-01T00:00:00Z","hostname":"h","paths":["/x"],"tree":"` + crypto.Hash(nil).String() + `"}`))
+	f.Add([]byte(`{"version":2}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sn, err := Parse(b)
+		if err != nil {
+			return
+		}
+		if sn.Tree.IsNull() {
+			t.Fatal("accepted a snapshot without a tree")
+		}
+		_ = repo.ErrCorrupt
+	})
+}
