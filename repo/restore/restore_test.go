@@ -2,6 +2,7 @@ package restore_test
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -100,5 +101,34 @@ func TestUnreadableFile(t *testing.T) {
 	sn, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}})
 	if !errors.Is(err, backup.ErrPartial) || sn == nil || len(sn.Summary.Errors) != 1 {
 		t.Fatalf("err = %v; want ErrPartial with one error listed", err)
+	}
+}
+
+// TestInsertShiftsLittle inserts 1 KiB at the start of a large file: with
+// content-defined chunking only the chunks around the insertion are new.
+func TestInsertShiftsLittle(t *testing.T) {
+	r := repotest.New(t)
+	src := t.TempDir()
+	data := make([]byte, 48<<20)
+	rand.NewChaCha8([32]byte{9}).Read(data)
+	path := filepath.Join(src, "big")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	insert := make([]byte, 1024)
+	rand.NewChaCha8([32]byte{10}).Read(insert)
+	if err := os.WriteFile(path, append(insert, data...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}, Parent: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added := second.Summary.DataAdded; added > 8<<20 {
+		t.Errorf("1 KiB insert into 48 MiB added %d bytes; want a few chunks (under 8 MiB)", added)
 	}
 }
