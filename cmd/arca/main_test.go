@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -330,4 +331,66 @@ func TestKillResume(t *testing.T) {
 	target := filepath.Join(e.dir, "target")
 	e.must("-r", repoDir, "restore", "latest", "--target", target)
 	fstest.Compare(t, src, filepath.Join(target, src))
+}
+
+// TestRestoreCorruptPack flips one byte in a pack: restore names the pack
+// and the file, exits non-zero, and does not leave the damaged file in
+// place.
+func TestRestoreCorruptPack(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	os.MkdirAll(src, 0o755)
+	for i := range 3 {
+		data := make([]byte, 200<<10)
+		rand.NewChaCha8([32]byte{byte(i)}).Read(data)
+		os.WriteFile(filepath.Join(src, fmt.Sprintf("f%d", i)), data, 0o644)
+	}
+	e.must("-r", repoDir, "backup", "--compression", "off", src)
+	var packs []string
+	filepath.WalkDir(filepath.Join(repoDir, "data"), func(p string, d os.DirEntry, err error) error {
+		if d != nil && d.Type().IsRegular() {
+			packs = append(packs, p)
+		}
+		return nil
+	})
+	// The data pack is the larger one; damage its first blob.
+	sort.Slice(packs, func(i, j int) bool { return fileSize(packs[i]) > fileSize(packs[j]) })
+	data, _ := os.ReadFile(packs[0])
+	data[1000] ^= 0x80
+	os.Chmod(packs[0], 0o600)
+	os.WriteFile(packs[0], data, 0o600)
+
+	target := filepath.Join(e.dir, "target")
+	r := e.run("-r", repoDir, "restore", "latest", "--target", target)
+	if r.code == 0 {
+		t.Fatalf("restore of a damaged pack exited 0")
+	}
+	name := filepath.Base(packs[0])
+	if !strings.Contains(r.stderr, name) || !strings.Contains(r.stderr, "corrupt") {
+		t.Errorf("message does not name the corrupt pack %s:\n%s", name, r.stderr)
+	}
+	restored := 0
+	for i := range 3 {
+		got, err := os.ReadFile(filepath.Join(target, src, fmt.Sprintf("f%d", i)))
+		if err != nil {
+			continue
+		}
+		want, _ := os.ReadFile(filepath.Join(src, fmt.Sprintf("f%d", i)))
+		if !bytes.Equal(got, want) {
+			t.Errorf("f%d restored with wrong content", i)
+		}
+		restored++
+	}
+	if restored != 2 {
+		t.Errorf("%d files restored; want the 2 undamaged ones", restored)
+	}
+}
+
+func fileSize(p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
