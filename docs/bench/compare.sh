@@ -35,22 +35,36 @@ measure() {
 }
 
 : >"$WORK/results"
+# Each measured operation starts after a sync, so no tool pays for the
+# other's write-back, and the tools take turns going first.
+run_tool() { # run_tool TOOL backup|restore
+	case "$1-$2" in
+	arca-backup)    "$ARCA" -r "$WORK/arca-repo" --cache-dir "$WORK/arca-cache" backup -q "$DATA" ;;
+	restic-backup)  restic -r "$WORK/restic-repo" --cache-dir "$WORK/restic-cache" backup -q "$DATA" ;;
+	arca-restore)   "$ARCA" -r "$WORK/arca-repo" --cache-dir "$WORK/arca-cache" restore -q latest --target "$WORK/restore/arca" ;;
+	restic-restore) restic -r "$WORK/restic-repo" --cache-dir "$WORK/restic-cache" restore latest --target "$WORK/restore/restic" ;;
+	esac
+}
+export -f run_tool
+export ARCA DATA WORK
+both() { # both OP RUN KIND
+	local first=arca second=restic
+	if [ $(($2 % 2)) -eq 0 ]; then first=restic second=arca; fi
+	sync; measure "$first-$1" bash -c "run_tool $first $3"
+	sync; measure "$second-$1" bash -c "run_tool $second $3"
+}
 for run in $(seq 1 "$RUNS"); do
 	rm -rf "$WORK/arca-repo" "$WORK/arca-cache" "$WORK/restic-repo" "$WORK/restic-cache" "$WORK/restore"
 	"$ARCA" -r "$WORK/arca-repo" init -q
 	restic -r "$WORK/restic-repo" --cache-dir "$WORK/restic-cache" init >/dev/null
 
-	measure arca-backup    "$ARCA" -r "$WORK/arca-repo" --cache-dir "$WORK/arca-cache" backup -q "$DATA"
-	measure restic-backup  restic -r "$WORK/restic-repo" --cache-dir "$WORK/restic-cache" backup -q "$DATA"
-	measure arca-rebackup  "$ARCA" -r "$WORK/arca-repo" --cache-dir "$WORK/arca-cache" backup -q "$DATA"
-	measure restic-rebackup restic -r "$WORK/restic-repo" --cache-dir "$WORK/restic-cache" backup -q "$DATA"
-
-	sync
-	measure arca-restore   "$ARCA" -r "$WORK/arca-repo" --cache-dir "$WORK/arca-cache" restore -q latest --target "$WORK/restore/arca"
-	measure restic-restore restic -r "$WORK/restic-repo" --cache-dir "$WORK/restic-cache" restore latest --target "$WORK/restore/restic"
+	both backup "$run" backup
+	both rebackup "$run" backup
+	both restore "$run" restore
 	diff -r "$DATA" "$WORK/restore/arca/$DATA" >/dev/null || { echo "arca restore differs from $DATA" >&2; exit 1; }
 	diff -r "$DATA" "$WORK/restore/restic/$DATA" >/dev/null || { echo "restic restore differs from $DATA" >&2; exit 1; }
 	echo "run $run: arca repo $(du -sk "$WORK/arca-repo" | cut -f1) KiB, restic repo $(du -sk "$WORK/restic-repo" | cut -f1) KiB" >&2
+	rm -rf "$WORK/restore"; sync
 done
 
 echo "data: $DATA ($(du -sh "$DATA" | cut -f1), $(find "$DATA" | wc -l) entries), $RUNS runs, $(nproc) cores"
