@@ -32,9 +32,10 @@ type Options struct {
 	// Time is the snapshot's time; zero means the start of the backup.
 	Time time.Time
 	// Parent is the snapshot whose unchanged files are not read again;
-	// nil reads everything.
+	// nil reads everything. ChooseParent picks it for a kind.
 	Parent *snapshot.Snapshot
-	Kind   string
+	// Kind is recorded in the snapshot (see RecordedKind).
+	Kind string
 	// Readers is the number of files read at once; zero means
 	// GOMAXPROCS+2.
 	Readers     int
@@ -225,7 +226,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	sn := &snapshot.Snapshot{
 		Time: snTime, Hostname: opts.Hostname, Username: opts.Username,
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Paths: paths, Tags: opts.Tags, Tree: rootFut.node.Subtree, Kind: opts.Kind, Program: opts.Program,
+		Paths: paths, Tags: opts.Tags, Tree: rootFut.node.Subtree, Kind: RecordedKind(opts.Kind, opts.Parent), Program: opts.Program,
 		Summary: &snapshot.Summary{
 			BackupStart: start, BackupEnd: end,
 			FilesNew: a.filesNew.Load(), FilesChanged: a.filesChanged.Load(), FilesUnmodified: a.filesUnmodified.Load(),

@@ -132,3 +132,67 @@ func TestInsertShiftsLittle(t *testing.T) {
 		t.Errorf("1 KiB insert into 48 MiB added %d bytes; want a few chunks (under 8 MiB)", added)
 	}
 }
+
+// TestKinds runs full, incremental and differential backups in turn and
+// checks each one's parent and the figures relative to it.
+func TestKinds(t *testing.T) {
+	ctx := t.Context()
+	r := repotest.New(t)
+	src := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	paths, _ := backup.CleanPaths([]string{src})
+	run := func(kind string, wantParent *snapshot.Snapshot) *snapshot.Snapshot {
+		t.Helper()
+		list, err := snapshot.List(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parent, err := backup.ChooseParent(list, kind, "h", paths)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if parent != nil && wantParent == nil || parent == nil && wantParent != nil || parent != nil && parent.ID != wantParent.ID {
+			t.Fatalf("%s: parent %v; want %v", kind, parent, wantParent)
+		}
+		sn, err := backup.Run(ctx, r, backup.Options{Paths: []string{src}, Hostname: "h", Kind: kind, Parent: parent})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sn
+	}
+	write("a", "1")
+	write("b", "1")
+	full := run("full", nil)
+	if full.Kind != "full" || full.Summary.FilesNew != 2 {
+		t.Fatalf("full: kind %s, %d new", full.Kind, full.Summary.FilesNew)
+	}
+	write("a", "22")
+	inc := run("incremental", full)
+	if s := inc.Summary; inc.Kind != "incremental" || s.FilesChanged != 1 || s.FilesUnmodified != 1 {
+		t.Fatalf("incremental: %s changed %d unmodified %d", inc.Kind, s.FilesChanged, s.FilesUnmodified)
+	}
+	write("c", "new")
+	inc2 := run("incremental", inc)
+	if s := inc2.Summary; s.FilesNew != 1 || s.FilesChanged != 0 || s.FilesUnmodified != 2 {
+		t.Fatalf("second incremental: new %d changed %d unmodified %d", s.FilesNew, s.FilesChanged, s.FilesUnmodified)
+	}
+	// A differential compares with the full backup: a changed and c new
+	// since then, whatever the incrementals in between.
+	diff := run("differential", full)
+	if s := diff.Summary; diff.Kind != "differential" || s.FilesNew != 1 || s.FilesChanged != 1 || s.FilesUnmodified != 1 {
+		t.Fatalf("differential: %s new %d changed %d unmodified %d", diff.Kind, s.FilesNew, s.FilesChanged, s.FilesUnmodified)
+	}
+	if *diff.Parent != full.ID {
+		t.Fatalf("differential's parent is %s; want the full %s", diff.Parent.Short(), full.ID.Short())
+	}
+	// Each snapshot restores alone.
+	target := t.TempDir()
+	if err := restore.Run(ctx, r, diff, restore.Options{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	fstest.Compare(t, src, filepath.Join(target, src))
+}

@@ -17,6 +17,7 @@ func (a *app) backupCommand() *cobra.Command {
 		tags        []string
 		host        string
 		parent      string
+		kind        string
 		force       bool
 		compression string
 		readers     int
@@ -46,13 +47,17 @@ func (a *app) backupCommand() *cobra.Command {
 			}
 			opts := backup.Options{
 				Paths: args, Tags: tags, Hostname: hostname, Username: username,
-				Kind: snapshot.KindIncremental, Readers: readers, Compression: pack.Compression(compression),
+				Kind: kind, Readers: readers, Compression: pack.Compression(compression),
 				Program: "arca " + Version, Progress: &backup.Progress{},
 				Warn: func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) },
 			}
 			if force {
+				if cmd.Flags().Changed("kind") && kind != snapshot.KindFull {
+					return fmt.Errorf("--force means --kind full, not %s", kind)
+				}
 				opts.Kind = snapshot.KindFull
-			} else if opts.Parent, err = a.findParent(cmd, r, parent, hostname, args); err != nil {
+			}
+			if opts.Parent, err = a.findParent(cmd, r, parent, opts.Kind, hostname, args); err != nil {
 				return err
 			}
 			stop := a.startProgress(func() string { return backupProgressLine(opts.Progress) })
@@ -69,7 +74,8 @@ func (a *app) backupCommand() *cobra.Command {
 	f.StringArrayVar(&tags, "tag", nil, "add a tag to the snapshot (repeatable)")
 	f.StringVar(&host, "host", "", "record this hostname instead of the machine's")
 	f.StringVar(&parent, "parent", "", "compare with this snapshot instead of the latest of the same host and paths")
-	f.BoolVar(&force, "force", false, "read every file again (no parent)")
+	f.StringVar(&kind, "kind", snapshot.KindIncremental, "incremental (parent: latest of this host and paths), differential (parent: latest full) or full (no parent)")
+	f.BoolVar(&force, "force", false, "same as --kind full: read every file again")
 	f.StringVar(&compression, "compression", "", "override the repository's compression: off, auto or max")
 	f.IntVar(&readers, "read-concurrency", 0, "files read at once (default: cores + 2)")
 	return cmd
@@ -98,25 +104,24 @@ func (a *app) ensureDefaultRepo(cmd *cobra.Command) error {
 	return nil
 }
 
-// findParent picks the parent snapshot: the one named, or the latest of the
-// same host and paths.
-func (a *app) findParent(cmd *cobra.Command, r *repo.Repository, ref, host string, paths []string) (*snapshot.Snapshot, error) {
+// findParent picks the parent snapshot: the one named, or the one the
+// kind calls for.
+func (a *app) findParent(cmd *cobra.Command, r *repo.Repository, ref, kind, host string, paths []string) (*snapshot.Snapshot, error) {
 	list, err := snapshot.List(cmd.Context(), r)
 	if err != nil {
 		return nil, err
 	}
 	if ref != "" {
+		if kind == snapshot.KindFull {
+			return nil, fmt.Errorf("--parent cannot be combined with a full backup")
+		}
 		return snapshot.Find(list, ref)
 	}
 	abs, err := backup.CleanPaths(paths)
 	if err != nil {
 		return nil, err
 	}
-	matches := snapshot.Filter{Hosts: []string{host}, Paths: abs}.Select(list)
-	if len(matches) == 0 {
-		return nil, nil
-	}
-	return matches[len(matches)-1], nil
+	return backup.ChooseParent(list, kind, host, abs)
 }
 
 func backupProgressLine(p *backup.Progress) string {
@@ -144,6 +149,11 @@ func (a *app) printBackupSummary(sn *snapshot.Snapshot) {
 	}
 	if a.quiet {
 		return
+	}
+	if sn.Parent != nil {
+		a.printf("%s backup, compared with snapshot %s\n", sn.Kind, sn.Parent.Short())
+	} else {
+		a.printf("%s backup\n", sn.Kind)
 	}
 	a.printf("Files: %d new, %d changed, %d unmodified\n", s.FilesNew, s.FilesChanged, s.FilesUnmodified)
 	a.printf("Dirs:  %d new, %d changed, %d unmodified\n", s.DirsNew, s.DirsChanged, s.DirsUnmodified)

@@ -41,10 +41,14 @@ func (a *app) snapshotsCommand() *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tTime\tHost\tKind\tTags\tPaths")
+			fmt.Fprintln(tw, "ID\tTime\tHost\tKind\tParent\tTags\tPaths")
 			for _, sn := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"),
-					sn.Hostname, sn.Kind, strings.Join(sn.Tags, ","), strings.Join(sn.Paths, " "))
+				parent := ""
+				if sn.Parent != nil {
+					parent = sn.Parent.Short()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"),
+					sn.Hostname, sn.Kind, parent, strings.Join(sn.Tags, ","), strings.Join(sn.Paths, " "))
 			}
 			tw.Flush()
 			fmt.Fprintf(a.stdout, "%d snapshots\n", len(list))
