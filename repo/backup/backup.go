@@ -48,6 +48,8 @@ type Options struct {
 	// CheckpointInterval overrides repo.DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
 	Program            string
+	// Excludes chooses what is left out.
+	Excludes Excludes
 }
 
 // Progress is updated atomically during a backup.
@@ -58,6 +60,7 @@ type Progress struct {
 	BytesRead atomic.Int64
 	Errors    atomic.Int64
 	Added     atomic.Int64 // plaintext bytes of new blobs
+	Excluded  atomic.Int64 // entries left out by excludes
 	mu        sync.Mutex
 	current   map[string]struct{}
 }
@@ -347,7 +350,8 @@ func (a *archiver) walkRoot(paths []string, oldRoot *tree.Tree) *future {
 		if oldRoot != nil {
 			old = &tree.Node{Type: tree.Dir, Subtree: a.opts.Parent.Tree}
 		}
-		return a.walkDir("/", a.nodeFromStat("/", fi), old, oldRoot)
+		n := a.nodeFromStat("/", fi)
+		return a.walkDir("/", n, old, oldRoot, n.Device, a.newIgnorer(nil, "/"), false)
 	}
 	var old *tree.Node
 	if oldRoot != nil {
@@ -375,7 +379,7 @@ func (a *archiver) walkVirtual(path string, node tree.Node, v *vdir, old *tree.N
 			}
 		}
 		if c.target {
-			if f := a.walkEntry(p, name, oldNode); f != nil {
+			if f := a.walkEntry(p, name, oldNode, 0, a.ancestorIgnorer(path)); f != nil {
 				children = append(children, f)
 			}
 			continue
@@ -398,7 +402,7 @@ func (a *archiver) walkVirtual(path string, node tree.Node, v *vdir, old *tree.N
 		}
 		children = append(children, a.walkVirtual(p, n, c, oldNode, oldSub))
 	}
-	return a.finishDir(path, node, old, children)
+	return a.finishDir(path, node, old, children, false)
 }
 
 func (a *archiver) loadTree(path string, id crypto.ID) *tree.Tree {
@@ -411,8 +415,10 @@ func (a *archiver) loadTree(path string, id crypto.ID) *tree.Tree {
 }
 
 // walkEntry stats one entry and starts storing it. It returns nil if the
-// entry is skipped.
-func (a *archiver) walkEntry(path, name string, old *tree.Node) *future {
+// entry is skipped. rootDev is the device of the backup path the entry is
+// under (0 for a backup path itself); ign holds the .gitignore rules in
+// force, if any.
+func (a *archiver) walkEntry(path, name string, old *tree.Node, rootDev uint64, ign *ignorer) *future {
 	if a.stopped() {
 		return nil
 	}
@@ -422,6 +428,14 @@ func (a *archiver) walkEntry(path, name string, old *tree.Node) *future {
 		return nil
 	}
 	node := a.nodeFromStat(name, fi)
+	if rootDev == 0 {
+		rootDev = node.Device
+	}
+	d := a.decide(path, &node, rootDev, ign)
+	if d == skipEntry {
+		a.prog.Excluded.Add(1)
+		return nil
+	}
 	if old != nil && old.Type == node.Type && old.ChangeTime == node.ChangeTime && old.Inode == node.Inode {
 		// Setting an xattr changes ctime: with ctime unchanged the parent's
 		// xattrs are current, and listing them again is a wasted syscall.
@@ -433,11 +447,14 @@ func (a *archiver) walkEntry(path, name string, old *tree.Node) *future {
 	}
 	switch node.Type {
 	case tree.Dir:
+		if d == keepNoWalk {
+			return a.finishDir(path, node, old, nil, false)
+		}
 		var oldTree *tree.Tree
 		if old != nil && old.Type == tree.Dir {
 			oldTree = a.loadTree(path, old.Subtree)
 		}
-		return a.walkDir(path, node, old, oldTree)
+		return a.walkDir(path, node, old, oldTree, rootDev, a.newIgnorer(ign, path), d == walkInside)
 	case tree.File:
 		return a.walkFile(path, node, old)
 	case tree.Symlink:
@@ -452,7 +469,9 @@ func (a *archiver) walkEntry(path, name string, old *tree.Node) *future {
 	return doneFuture(node)
 }
 
-func (a *archiver) walkDir(path string, node tree.Node, old *tree.Node, oldTree *tree.Tree) *future {
+// walkDir stores a directory. onlyIncluded is set for a directory that is
+// excluded but may hold re-included entries: it is kept only if one is.
+func (a *archiver) walkDir(path string, node tree.Node, old *tree.Node, oldTree *tree.Tree, rootDev uint64, ign *ignorer, onlyIncluded bool) *future {
 	f, err := os.Open(path)
 	if err != nil {
 		a.skip(path, err)
@@ -473,16 +492,17 @@ func (a *archiver) walkDir(path string, node tree.Node, old *tree.Node, oldTree 
 				oldNode = n
 			}
 		}
-		if c := a.walkEntry(filepath.Join(path, name), name, oldNode); c != nil {
+		if c := a.walkEntry(filepath.Join(path, name), name, oldNode, rootDev, ign); c != nil {
 			children = append(children, c)
 		}
 	}
-	return a.finishDir(path, node, old, children)
+	return a.finishDir(path, node, old, children, onlyIncluded)
 }
 
 // finishDir waits for the children in the background, then stores the
-// directory's tree.
-func (a *archiver) finishDir(path string, node tree.Node, old *tree.Node, children []*future) *future {
+// directory's tree. With dropIfEmpty, a directory left with no children is
+// skipped.
+func (a *archiver) finishDir(path string, node tree.Node, old *tree.Node, children []*future, dropIfEmpty bool) *future {
 	fut := newFuture()
 	go func() {
 		defer close(fut.done)
@@ -493,7 +513,7 @@ func (a *archiver) finishDir(path string, node tree.Node, old *tree.Node, childr
 				t.Nodes = append(t.Nodes, c.node)
 			}
 		}
-		if a.stopped() {
+		if a.stopped() || dropIfEmpty && len(t.Nodes) == 0 {
 			return
 		}
 		comp := <-a.trees

@@ -21,13 +21,21 @@ func (a *app) backupCommand() *cobra.Command {
 		force       bool
 		compression string
 		readers     int
+		sel         selectFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "backup PATH...",
 		Short: "Back up files and directories into a new snapshot",
-		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			paths, err := sel.paths(args)
+			if err != nil {
+				return err
+			}
+			excludes, err := sel.excludes()
+			if err != nil {
+				return err
+			}
 			if compression != "" {
 				if _, err := pack.ParseCompression(compression); err != nil {
 					return err
@@ -46,7 +54,7 @@ func (a *app) backupCommand() *cobra.Command {
 				hostname = host
 			}
 			opts := backup.Options{
-				Paths: args, Tags: tags, Hostname: hostname, Username: username,
+				Paths: paths, Excludes: excludes, Tags: tags, Hostname: hostname, Username: username,
 				Kind: kind, Readers: readers, Compression: pack.Compression(compression),
 				Program: "arca " + Version, Progress: &backup.Progress{},
 				Warn: func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) },
@@ -57,7 +65,7 @@ func (a *app) backupCommand() *cobra.Command {
 				}
 				opts.Kind = snapshot.KindFull
 			}
-			if opts.Parent, err = a.findParent(cmd, r, parent, opts.Kind, hostname, args); err != nil {
+			if opts.Parent, err = a.findParent(cmd, r, parent, opts.Kind, hostname, paths); err != nil {
 				return err
 			}
 			stop := a.startProgress(func() string { return backupProgressLine(opts.Progress) })
@@ -78,6 +86,7 @@ func (a *app) backupCommand() *cobra.Command {
 	f.BoolVar(&force, "force", false, "same as --kind full: read every file again")
 	f.StringVar(&compression, "compression", "", "override the repository's compression: off, auto or max")
 	f.IntVar(&readers, "read-concurrency", 0, "files read at once (default: cores + 2)")
+	sel.register(f)
 	return cmd
 }
 
