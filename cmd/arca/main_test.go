@@ -394,3 +394,71 @@ func fileSize(p string) int64 {
 	}
 	return fi.Size()
 }
+
+func (e *env) runInput(input string, args ...string) result {
+	e.t.Helper()
+	cmd := exec.Command(arcaBin, args...)
+	cmd.Env = e.vars
+	cmd.Stdin = strings.NewReader(input)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatal(err)
+	}
+	return result{code, out.String(), errb.String()}
+}
+
+func (e *env) snapshots(repoDir string) []map[string]any {
+	e.t.Helper()
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(e.must("-r", repoDir, "snapshots", "--json").stdout), &list); err != nil {
+		e.t.Fatal(err)
+	}
+	return list
+}
+
+func TestStdin(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	input := strings.Repeat("INSERT INTO t VALUES (1);\n", 50000)
+	if r := e.runInput(input, "-r", repoDir, "backup", "--stdin", "--stdin-filename", "db.sql"); r.code != 0 {
+		t.Fatalf("backup --stdin: %d %s", r.code, r.stderr)
+	}
+	list := e.snapshots(repoDir)
+	if len(list) != 1 || fmt.Sprint(list[0]["paths"]) != "[/db.sql]" {
+		t.Fatalf("snapshots: %v", list)
+	}
+	target := filepath.Join(e.dir, "target")
+	e.must("-r", repoDir, "restore", "latest", "--target", target)
+	if got, _ := os.ReadFile(filepath.Join(target, "db.sql")); string(got) != input {
+		t.Fatalf("restored stream differs (%d bytes; want %d)", len(got), len(input))
+	}
+
+	// From a command.
+	r := e.must("-r", repoDir, "--json", "backup", "--stdin-from-command", "--stdin-filename", "seq.txt", "--", "seq", "1", "200000")
+	if !strings.Contains(r.stdout, `"message_type":"summary"`) {
+		t.Fatalf("no summary: %s", r.stdout)
+	}
+	want, _ := exec.Command("seq", "1", "200000").Output()
+	os.RemoveAll(target)
+	e.must("-r", repoDir, "restore", "latest", "--target", target)
+	if got, _ := os.ReadFile(filepath.Join(target, "seq.txt")); !bytes.Equal(got, want) {
+		t.Fatal("restored command output differs")
+	}
+
+	// A failing command saves no snapshot and reports its stderr.
+	r = e.run("-r", repoDir, "backup", "--stdin-from-command", "--", "sh", "-c", "seq 1 100000; echo 'pg_dump: error: connection refused' >&2; exit 3")
+	if r.code == 0 || !strings.Contains(r.stderr, "connection refused") || !strings.Contains(r.stderr, "no snapshot") {
+		t.Fatalf("failing command: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if n := len(e.snapshots(repoDir)); n != 2 {
+		t.Fatalf("%d snapshots after the failing command; want 2", n)
+	}
+	if r := e.run("-r", repoDir, "backup", "--stdin-from-command", "--", "/nonexistent/cmd"); r.code == 0 {
+		t.Fatal("missing command accepted")
+	}
+}

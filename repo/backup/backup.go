@@ -166,11 +166,8 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	if err := r.RecoverPacks(ctx); err != nil {
 		return nil, err
 	}
-	w := r.NewWriter(ctx, repo.WriterOptions{Compression: opts.Compression, CheckpointInterval: opts.CheckpointInterval})
-	a := &archiver{
-		ctx: ctx, r: r, w: w, opts: opts, cfg: r.Config(), names: newNames(), prog: opts.Progress,
-		jobs: make(chan fileJob), links: map[devIno]*future{},
-	}
+	a := newArchiver(ctx, r, opts)
+	w := a.w
 	a.trees = make(chan *pack.Compressor, runtime.GOMAXPROCS(0))
 	for range cap(a.trees) {
 		a.trees <- w.NewCompressor()
@@ -213,6 +210,12 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		w.Close()
 		return nil, fmt.Errorf("backup: none of %s could be read", strings.Join(paths, ", "))
 	}
+	return a.commit(start, paths, rootFut.node.Subtree)
+}
+
+// commit flushes the session and saves the snapshot of root.
+func (a *archiver) commit(start time.Time, paths []string, root crypto.ID) (*snapshot.Snapshot, error) {
+	ctx, r, w, opts := a.ctx, a.r, a.w, a.opts
 	if err := w.Flush(); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("backup: %w", err)
@@ -229,7 +232,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	sn := &snapshot.Snapshot{
 		Time: snTime, Hostname: opts.Hostname, Username: opts.Username,
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Paths: paths, Tags: opts.Tags, Tree: rootFut.node.Subtree, Kind: RecordedKind(opts.Kind, opts.Parent), Program: opts.Program,
+		Paths: paths, Tags: opts.Tags, Tree: root, Kind: RecordedKind(opts.Kind, opts.Parent), Program: opts.Program,
 		Summary: &snapshot.Summary{
 			BackupStart: start, BackupEnd: end,
 			FilesNew: a.filesNew.Load(), FilesChanged: a.filesChanged.Load(), FilesUnmodified: a.filesUnmodified.Load(),
@@ -252,6 +255,14 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		return sn, fmt.Errorf("%w: %d entries skipped", ErrPartial, len(a.errs))
 	}
 	return sn, nil
+}
+
+func newArchiver(ctx context.Context, r *repo.Repository, opts Options) *archiver {
+	w := r.NewWriter(ctx, repo.WriterOptions{Compression: opts.Compression, CheckpointInterval: opts.CheckpointInterval})
+	return &archiver{
+		ctx: ctx, r: r, w: w, opts: opts, cfg: r.Config(), names: newNames(), prog: opts.Progress,
+		jobs: make(chan fileJob), links: map[devIno]*future{},
+	}
 }
 
 // CleanPaths makes paths absolute and clean, sorts them and drops paths

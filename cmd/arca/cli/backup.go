@@ -22,14 +22,24 @@ func (a *app) backupCommand() *cobra.Command {
 		compression string
 		readers     int
 		sel         selectFlags
+		stdin       stdinFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "backup PATH...",
 		Short: "Back up files and directories into a new snapshot",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			paths, err := sel.paths(args)
-			if err != nil {
+			if stdin.fromCmd {
+				stdin.commandv = args
+				args = nil
+			}
+			var paths []string
+			var err error
+			if stdin.stdin || stdin.fromCmd {
+				if len(args) > 0 {
+					return fmt.Errorf("--stdin takes no paths")
+				}
+			} else if paths, err = sel.paths(args); err != nil {
 				return err
 			}
 			excludes, err := sel.excludes()
@@ -65,11 +75,13 @@ func (a *app) backupCommand() *cobra.Command {
 				}
 				opts.Kind = snapshot.KindFull
 			}
-			if opts.Parent, err = a.findParent(cmd, r, parent, opts.Kind, hostname, paths); err != nil {
-				return err
-			}
+			var sn *snapshot.Snapshot
 			stop := a.startProgress(func() string { return backupProgressLine(opts.Progress) })
-			sn, err := backup.Run(ctx, r, opts)
+			if stdin.stdin || stdin.fromCmd {
+				sn, err = a.backupStream(ctx, r, stdin, opts, parent)
+			} else if opts.Parent, err = a.findParent(cmd, r, parent, opts.Kind, hostname, paths); err == nil {
+				sn, err = backup.Run(ctx, r, opts)
+			}
 			stop()
 			if sn == nil {
 				return err
@@ -87,6 +99,9 @@ func (a *app) backupCommand() *cobra.Command {
 	f.StringVar(&compression, "compression", "", "override the repository's compression: off, auto or max")
 	f.IntVar(&readers, "read-concurrency", 0, "files read at once (default: cores + 2)")
 	sel.register(f)
+	f.BoolVar(&stdin.stdin, "stdin", false, "back up standard input as one file")
+	f.StringVar(&stdin.name, "stdin-filename", "stdin", "file name for --stdin and --stdin-from-command")
+	f.BoolVar(&stdin.fromCmd, "stdin-from-command", false, "back up the output of the command given after --; no snapshot if it fails")
 	return cmd
 }
 
