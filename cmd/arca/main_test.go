@@ -462,3 +462,35 @@ func TestStdin(t *testing.T) {
 		t.Fatal("missing command accepted")
 	}
 }
+
+// TestProgressOnTerminal runs a backup under a pseudo-terminal (script(1))
+// and through a pipe: the progress line is redrawn in place on the
+// terminal and absent from the pipe.
+func TestProgressOnTerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) not installed")
+	}
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	slow := []string{"-r", repoDir, "backup", "--stdin-from-command", "--", "sh", "-c", "seq 1 20000; sleep 1.2; seq 1 20000"}
+	cmdline := arcaBin
+	for _, a := range slow {
+		cmdline += " '" + a + "'"
+	}
+	tty := exec.Command("script", "-qefc", cmdline, "/dev/null")
+	tty.Env = e.vars
+	out, err := tty.Output()
+	if err != nil {
+		t.Fatalf("under script: %v\n%s", err, out)
+	}
+	if !bytes.Contains(out, []byte("\r\x1b[K")) || !bytes.Contains(out, []byte("files, ")) {
+		t.Errorf("no progress line on the terminal:\n%q", out)
+	}
+	piped := e.must(slow...)
+	if strings.Contains(piped.stdout, "\r") || strings.Contains(piped.stdout, "\x1b[") {
+		t.Errorf("progress output in a pipe:\n%q", piped.stdout)
+	}
+	if !strings.Contains(piped.stdout, "snapshot") {
+		t.Errorf("no summary in the pipe:\n%s", piped.stdout)
+	}
+}

@@ -50,6 +50,9 @@ type Options struct {
 	Program            string
 	// Excludes chooses what is left out.
 	Excludes Excludes
+	// Scan counts the files and bytes to back up in a concurrent walk,
+	// for progress totals.
+	Scan bool
 }
 
 // Progress is updated atomically during a backup.
@@ -61,8 +64,13 @@ type Progress struct {
 	Errors    atomic.Int64
 	Added     atomic.Int64 // plaintext bytes of new blobs
 	Excluded  atomic.Int64 // entries left out by excludes
-	mu        sync.Mutex
-	current   map[string]struct{}
+	// TotalFiles and TotalBytes are counted by a scan running ahead of
+	// the backup (Options.Scan); ScanDone says they are final.
+	TotalFiles atomic.Int64
+	TotalBytes atomic.Int64
+	ScanDone   atomic.Bool
+	mu         sync.Mutex
+	current    map[string]struct{}
 }
 
 // Current returns the files being read now.
@@ -133,6 +141,8 @@ type archiver struct {
 	// while the memory for up to 8 MiB chunks stays bounded.
 	big chan *bigBuffers
 
+	scanStop atomic.Bool
+
 	linksMu sync.Mutex
 	links   map[devIno]*future
 
@@ -192,6 +202,10 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	var workers sync.WaitGroup
 	for range opts.Readers {
 		workers.Go(a.worker)
+	}
+	if opts.Scan {
+		go a.scan(paths)
+		defer a.scanStop.Store(true)
 	}
 	rootFut := a.walkRoot(paths, oldRoot)
 	close(a.jobs)

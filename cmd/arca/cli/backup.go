@@ -76,7 +76,8 @@ func (a *app) backupCommand() *cobra.Command {
 				opts.Kind = snapshot.KindFull
 			}
 			var sn *snapshot.Snapshot
-			stop := a.startProgress(func() string { return backupProgressLine(opts.Progress) })
+			opts.Scan = !a.quiet && (a.json || a.isTerminal() || a.verbose > 0)
+			stop := a.startProgress(backupView{opts.Progress})
 			if stdin.stdin || stdin.fromCmd {
 				sn, err = a.backupStream(ctx, r, stdin, opts, parent)
 			} else if opts.Parent, err = a.findParent(cmd, r, parent, opts.Kind, hostname, paths); err == nil {
@@ -146,15 +147,6 @@ func (a *app) findParent(cmd *cobra.Command, r *repo.Repository, ref, kind, host
 		return nil, err
 	}
 	return backup.ChooseParent(list, kind, host, abs)
-}
-
-func backupProgressLine(p *backup.Progress) string {
-	cur := p.Current()
-	s := fmt.Sprintf("%d files, %s processed, %s added, %d errors", p.Files.Load(), bytesText(p.Bytes.Load()), bytesText(p.Added.Load()), p.Errors.Load())
-	if len(cur) > 0 {
-		s += "  " + cur[0]
-	}
-	return s
 }
 
 func (a *app) printBackupSummary(sn *snapshot.Snapshot) {

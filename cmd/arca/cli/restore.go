@@ -33,9 +33,7 @@ func (a *app) restoreCommand() *cobra.Command {
 			if !a.json {
 				a.printf("restoring snapshot %s of %s at %s to %s\n", sn.ID.Short(), sn.Hostname, sn.Time.Local().Format(time.DateTime), target)
 			}
-			stop := a.startProgress(func() string {
-				return fmt.Sprintf("%d files, %s restored", prog.Files.Load(), bytesText(prog.Bytes.Load()))
-			})
+			stop := a.startProgress(restoreView{prog})
 			err = restore.Run(cmd.Context(), r, sn, restore.Options{
 				Target: target, Progress: prog,
 				Warn: func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) },
@@ -53,4 +51,15 @@ func (a *app) restoreCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&target, "target", "t", "", "directory to restore into")
 	return cmd
+}
+
+type restoreView struct{ p *restore.Progress }
+
+func (v restoreView) line(el time.Duration) string {
+	return fmt.Sprintf("[%s] %d files, %s restored, %s read", clock(el), v.p.Files.Load(), bytesText(v.p.Bytes.Load()), bytesText(v.p.BytesRead.Load()))
+}
+
+func (v restoreView) status(el time.Duration) any {
+	return map[string]any{"message_type": "status", "seconds_elapsed": int64(el.Seconds()), "files_restored": v.p.Files.Load(),
+		"bytes_restored": v.p.Bytes.Load(), "bytes_read": v.p.BytesRead.Load(), "error_count": v.p.Errors.Load()}
 }

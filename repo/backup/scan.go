@@ -1,0 +1,70 @@
+package backup
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/arcabackup/arca/repo/tree"
+)
+
+// scan walks the backup paths ahead of the backup, applying the same
+// excludes, and counts files and bytes into the progress totals, so that
+// progress can show a percentage and an ETA. It reads no file contents.
+func (a *archiver) scan(paths []string) {
+	defer a.prog.ScanDone.Store(true)
+	for _, p := range paths {
+		if a.stopped() || a.scanStop.Load() {
+			return
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		n := a.nodeFromStat(filepath.Base(p), fi)
+		a.scanEntry(p, &n, n.Device, a.ancestorIgnorer(filepath.Dir(p)))
+	}
+}
+
+func (a *archiver) scanEntry(path string, n *tree.Node, rootDev uint64, ign *ignorer) {
+	d := a.decide(path, n, rootDev, ign)
+	if d == skipEntry {
+		return
+	}
+	switch n.Type {
+	case tree.File:
+		a.prog.TotalFiles.Add(1)
+		a.prog.TotalBytes.Add(int64(n.Size))
+		return
+	case tree.Dir:
+	default:
+		a.prog.TotalFiles.Add(1)
+		return
+	}
+	if d == keepNoWalk {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		return
+	}
+	sort.Strings(names)
+	ign = a.newIgnorer(ign, path)
+	for _, name := range names {
+		if a.stopped() || a.scanStop.Load() {
+			return
+		}
+		p := filepath.Join(path, name)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		c := a.nodeFromStat(name, fi)
+		a.scanEntry(p, &c, rootDev, ign)
+	}
+}
