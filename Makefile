@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 4s
 
-.PHONY: all build test unit race fuzz lint bench compare clean
+.PHONY: all build deps test unit race fuzz lint bench compare clean
 
 all: build
 
@@ -12,7 +12,20 @@ build:
 
 # test: lint, all tests with the race detector, then a short run of every
 # fuzz target from its seed corpus (testdata/fuzz) onwards.
-test: lint race fuzz
+test: deps lint race fuzz
+
+# deps: the real programs the tests drive (PostgreSQL 15, git, script from
+# bsdutils, runuser from util-linux), installed from Debian when missing and
+# when we are root with apt; otherwise the tests that need them skip.
+DEB_DEPS := postgresql-15 postgresql-client-15 git bsdutils util-linux
+deps:
+	@missing=$$(for p in $(DEB_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing: $$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		else echo "not installed (tests needing them skip): $$missing"; fi; \
+	fi
 
 unit:
 	$(GO) test -count=1 $(PKGS)
