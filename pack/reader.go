@@ -20,6 +20,10 @@ const MaxHeaderSize = 64 << 20
 // one-byte varints.
 const minEntrySize = 2 + crypto.IDSize + 3
 
+// EntryOverhead is the typical size of one blob's header entry: type, flags,
+// id and three varints of up to 4, 4 and 3 bytes.
+const EntryOverhead = 2 + crypto.IDSize + 11
+
 // TailSize is how many bytes at the end of a pack ReadHeader reads first;
 // headers of packs with up to ~1500 blobs fit in it, larger ones cost a
 // second read.

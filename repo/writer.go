@@ -31,6 +31,10 @@ type WriterOptions struct {
 	// TempDir holds packs while they are written; empty means
 	// os.TempDir().
 	TempDir string
+	// DryRun deduplicates and compresses as usual but writes nothing:
+	// Stats report what the session would have added (StoredBytes is an
+	// estimate without pack and index file framing).
+	DryRun bool
 }
 
 // Checkpoint limits: an index file is written when either is reached, so an
@@ -197,6 +201,15 @@ func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp 
 	w.mu.Unlock()
 
 	payload, flags := comp.Compress(plaintext)
+	if w.opts.DryRun {
+		w.mu.Lock()
+		w.pending[k] = true
+		w.mu.Unlock()
+		w.blobs.Add(1)
+		w.rawBytes.Add(int64(len(plaintext)))
+		w.storedBytes.Add(int64(len(payload) + crypto.Overhead + pack.EntryOverhead))
+		return true, nil
+	}
 	p := &w.packers[t]
 	p.mu.Lock()
 	if p.w == nil {
@@ -318,6 +331,9 @@ func (w *Writer) store(u upload) {
 // checkpoint writes an index file for the packs uploaded since the last one
 // and moves their blobs from the session into the cache.
 func (w *Writer) checkpoint() error {
+	if w.opts.DryRun {
+		return nil
+	}
 	w.checkpointMu.Lock()
 	defer w.checkpointMu.Unlock()
 	w.mu.Lock()

@@ -53,6 +53,10 @@ type Options struct {
 	// Scan counts the files and bytes to back up in a concurrent walk,
 	// for progress totals.
 	Scan bool
+	// DryRun reads, deduplicates and compresses as usual but writes
+	// nothing: the returned snapshot (with a zero ID) is not saved and its
+	// summary says what would have been added.
+	DryRun bool
 }
 
 // Progress is updated atomically during a backup.
@@ -99,6 +103,14 @@ func (p *Progress) done(path string) {
 	delete(p.current, path)
 	p.mu.Unlock()
 }
+
+// testHookRead, if set by a test, runs when a file was opened and
+// stat'ed, before it is read.
+var testHookRead func(path string)
+
+// testHookWalk, if set by a test, runs when the walk has stat'ed a file,
+// before it hands the file to a reader.
+var testHookWalk func(path string)
 
 // ErrPartial is returned with a saved snapshot when some entries could not
 // be read; the snapshot's summary lists them.
@@ -148,6 +160,7 @@ type archiver struct {
 
 	errMu                                   sync.Mutex
 	errs                                    []string
+	changed                                 []string
 	fatal                                   error
 	filesNew, filesChanged, filesUnmodified atomic.Int64
 	dirsNew, dirsChanged, dirsUnmodified    atomic.Int64
@@ -173,7 +186,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}
 	}
-	if err := r.RecoverPacks(ctx); err != nil {
+	if err := recoverPacks(ctx, r, opts); err != nil {
 		return nil, err
 	}
 	a := newArchiver(ctx, r, opts)
@@ -255,14 +268,16 @@ func (a *archiver) commit(start time.Time, paths []string, root crypto.ID) (*sna
 			DataAdded: ws.RawBytes, DataAddedPacked: ws.StoredBytes,
 			TotalFilesProcessed: a.prog.Files.Load(), TotalBytesProcessed: a.prog.Bytes.Load(),
 			BytesRead: a.prog.BytesRead.Load(),
-			Errors:    a.errs,
+			Errors:    a.errs, ChangedWhileRead: a.changed,
 		},
 	}
 	if opts.Parent != nil {
 		id := opts.Parent.ID
 		sn.Parent = &id
 	}
-	if _, err := snapshot.Save(context.WithoutCancel(ctx), r, sn); err != nil {
+	if opts.DryRun {
+		sn.ID = crypto.ID{}
+	} else if _, err := snapshot.Save(context.WithoutCancel(ctx), r, sn); err != nil {
 		return nil, fmt.Errorf("backup: save snapshot: %w", err)
 	}
 	if len(a.errs) > 0 {
@@ -272,11 +287,20 @@ func (a *archiver) commit(start time.Time, paths []string, root crypto.ID) (*sna
 }
 
 func newArchiver(ctx context.Context, r *repo.Repository, opts Options) *archiver {
-	w := r.NewWriter(ctx, repo.WriterOptions{Compression: opts.Compression, CheckpointInterval: opts.CheckpointInterval})
+	w := r.NewWriter(ctx, repo.WriterOptions{Compression: opts.Compression, CheckpointInterval: opts.CheckpointInterval, DryRun: opts.DryRun})
 	return &archiver{
 		ctx: ctx, r: r, w: w, opts: opts, cfg: r.Config(), names: newNames(), prog: opts.Progress,
 		jobs: make(chan fileJob), links: map[devIno]*future{},
 	}
+}
+
+// recoverPacks indexes packs an interrupted session left, unless this is
+// a dry run, which writes nothing.
+func recoverPacks(ctx context.Context, r *repo.Repository, opts Options) error {
+	if opts.DryRun {
+		return nil
+	}
+	return r.RecoverPacks(ctx)
 }
 
 // CleanPaths makes paths absolute and clean, sorts them and drops paths
@@ -572,6 +596,9 @@ func unchanged(old *tree.Node, n *tree.Node) bool {
 }
 
 func (a *archiver) walkFile(path string, node tree.Node, old *tree.Node) *future {
+	if testHookWalk != nil {
+		testHookWalk(path)
+	}
 	if unchanged(old, &node) && a.haveAll(old.Content) {
 		node.Content = old.Content
 		a.filesUnmodified.Add(1)
@@ -690,6 +717,9 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) bool {
 		a.skip(path, fmt.Errorf("replaced by another file while being backed up"))
 		return false
 	}
+	if testHookRead != nil {
+		testHookRead(path)
+	}
 	var content []crypto.ID
 	var read int64
 	comp := wk.comp
@@ -766,6 +796,9 @@ func (a *archiver) finishFile(path string, f *os.File, node *tree.Node, content 
 	if fi, err := f.Stat(); err == nil {
 		_, size2, mtime2, _ := statIdentity(fi)
 		if size2 != size || mtime2 != mtime || read != size {
+			a.errMu.Lock()
+			a.changed = append(a.changed, path)
+			a.errMu.Unlock()
 			a.warn(path, fmt.Errorf("file changed while being read (size %d -> %d, %d bytes read)", size, size2, read))
 		}
 	}

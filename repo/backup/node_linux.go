@@ -169,12 +169,16 @@ func splitNull(b []byte) []string {
 // openNoatime opens a file for reading without updating its access time
 // when the process may (it owns the file or is root).
 func openNoatime(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOATIME|syscall.O_NOFOLLOW, 0)
+	// O_NONBLOCK: if a FIFO took the file's place since it was listed,
+	// opening it must not wait for a writer. It does nothing for regular
+	// files.
+	const flags = os.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK
+	f, err := os.OpenFile(path, flags|syscall.O_NOATIME, 0)
 	if err == nil {
 		return f, nil
 	}
 	if errors.Is(err, syscall.EPERM) {
-		return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+		return os.OpenFile(path, flags, 0)
 	}
 	return nil, err
 }

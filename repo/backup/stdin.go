@@ -30,7 +30,7 @@ func RunStdin(ctx context.Context, r *repo.Repository, rd io.Reader, name string
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}
 	}
-	if err := r.RecoverPacks(ctx); err != nil {
+	if err := recoverPacks(ctx, r, opts); err != nil {
 		return nil, err
 	}
 	a := newArchiver(ctx, r, opts)

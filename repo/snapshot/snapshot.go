@@ -66,6 +66,9 @@ type Summary struct {
 	TotalBytesProcessed int64     `json:"total_bytes_processed"`
 	BytesRead           int64     `json:"bytes_read"` // file content actually read
 	Errors              []string  `json:"errors,omitempty"`
+	// ChangedWhileRead lists files whose size or mtime changed while
+	// they were read: their stored content may mix old and new data.
+	ChangedWhileRead []string `json:"changed_while_read,omitempty"`
 }
 
 // Duration returns the backup's wall time.

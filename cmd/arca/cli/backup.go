@@ -21,6 +21,8 @@ func (a *app) backupCommand() *cobra.Command {
 		force       bool
 		compression string
 		readers     int
+		timeText    string
+		dryRun      bool
 		sel         selectFlags
 		stdin       stdinFlags
 	)
@@ -51,8 +53,16 @@ func (a *app) backupCommand() *cobra.Command {
 					return err
 				}
 			}
-			if err := a.ensureDefaultRepo(cmd); err != nil {
-				return err
+			var snTime time.Time
+			if timeText != "" {
+				if snTime, err = parseTime(timeText, time.Now()); err != nil {
+					return fmt.Errorf("--time: %w", err)
+				}
+			}
+			if !dryRun {
+				if err := a.ensureDefaultRepo(cmd); err != nil {
+					return err
+				}
 			}
 			r, err := a.openRepo(ctx)
 			if err != nil {
@@ -65,7 +75,7 @@ func (a *app) backupCommand() *cobra.Command {
 			}
 			opts := backup.Options{
 				Paths: paths, Excludes: excludes, Tags: tags, Hostname: hostname, Username: username,
-				Kind: kind, Readers: readers, Compression: pack.Compression(compression),
+				Kind: kind, Readers: readers, Compression: pack.Compression(compression), Time: snTime, DryRun: dryRun,
 				Program: "arca " + Version, Progress: &backup.Progress{},
 				Warn: func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) },
 			}
@@ -87,7 +97,7 @@ func (a *app) backupCommand() *cobra.Command {
 			if sn == nil {
 				return err
 			}
-			a.printBackupSummary(sn)
+			a.printBackupSummary(sn, dryRun)
 			return err
 		},
 	}
@@ -99,6 +109,8 @@ func (a *app) backupCommand() *cobra.Command {
 	f.BoolVar(&force, "force", false, "same as --kind full: read every file again")
 	f.StringVar(&compression, "compression", "", "override the repository's compression: off, auto or max")
 	f.IntVar(&readers, "read-concurrency", 0, "files read at once (default: cores + 2)")
+	f.StringVar(&timeText, "time", "", "record this time for the snapshot instead of now (\"YYYY-MM-DD HH:MM[:SS]\" local, or RFC 3339)")
+	f.BoolVarP(&dryRun, "dry-run", "n", false, "read and deduplicate everything, report what would be added, write nothing")
 	sel.register(f)
 	f.BoolVar(&stdin.stdin, "stdin", false, "back up standard input as one file")
 	f.StringVar(&stdin.name, "stdin-filename", "stdin", "file name for --stdin and --stdin-from-command")
@@ -149,17 +161,22 @@ func (a *app) findParent(cmd *cobra.Command, r *repo.Repository, ref, kind, host
 	return backup.ChooseParent(list, kind, host, abs)
 }
 
-func (a *app) printBackupSummary(sn *snapshot.Snapshot) {
+func (a *app) printBackupSummary(sn *snapshot.Snapshot, dryRun bool) {
 	s := sn.Summary
 	if a.json {
+		var id any = sn.ID
+		if dryRun {
+			id = nil
+		}
 		a.printJSON(map[string]any{
-			"message_type": "summary", "snapshot_id": sn.ID, "parent": sn.Parent, "kind": sn.Kind,
+			"message_type": "summary", "snapshot_id": id, "dry_run": dryRun, "parent": sn.Parent, "kind": sn.Kind,
 			"files_new": s.FilesNew, "files_changed": s.FilesChanged, "files_unmodified": s.FilesUnmodified,
 			"dirs_new": s.DirsNew, "dirs_changed": s.DirsChanged, "dirs_unmodified": s.DirsUnmodified,
 			"data_blobs": s.DataBlobs, "tree_blobs": s.TreeBlobs,
 			"data_added": s.DataAdded, "data_added_packed": s.DataAddedPacked,
 			"total_files_processed": s.TotalFilesProcessed, "total_bytes_processed": s.TotalBytesProcessed,
 			"bytes_read": s.BytesRead, "total_duration": s.Duration().Seconds(), "errors": s.Errors,
+			"changed_while_read": s.ChangedWhileRead,
 		})
 		return
 	}
@@ -173,7 +190,11 @@ func (a *app) printBackupSummary(sn *snapshot.Snapshot) {
 	}
 	a.printf("Files: %d new, %d changed, %d unmodified\n", s.FilesNew, s.FilesChanged, s.FilesUnmodified)
 	a.printf("Dirs:  %d new, %d changed, %d unmodified\n", s.DirsNew, s.DirsChanged, s.DirsUnmodified)
-	a.printf("Added to the repository: %s (%s stored)\n", bytesText(s.DataAdded), bytesText(s.DataAddedPacked))
+	if dryRun {
+		a.printf("Would add to the repository: %s (about %s stored)\n", bytesText(s.DataAdded), bytesText(s.DataAddedPacked))
+	} else {
+		a.printf("Added to the repository: %s (%s stored)\n", bytesText(s.DataAdded), bytesText(s.DataAddedPacked))
+	}
 	a.printf("processed %d files, %s in %s\n", s.TotalFilesProcessed, bytesText(s.TotalBytesProcessed), s.Duration().Round(time.Millisecond))
 	if len(s.Errors) > 0 {
 		a.printf("%d entries could not be read:\n", len(s.Errors))
@@ -181,27 +202,15 @@ func (a *app) printBackupSummary(sn *snapshot.Snapshot) {
 			a.printf("  %s\n", e)
 		}
 	}
+	if len(s.ChangedWhileRead) > 0 {
+		a.printf("%d files changed while they were read (their stored content may be inconsistent):\n", len(s.ChangedWhileRead))
+		for _, p := range s.ChangedWhileRead {
+			a.printf("  %s\n", p)
+		}
+	}
+	if dryRun {
+		a.printf("dry run: nothing was written\n")
+		return
+	}
 	a.printf("snapshot %s saved\n", sn.ID.Short())
-}
-
-func bytesText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.3f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// findSnapshot resolves a snapshot reference.
-func findSnapshot(cmd *cobra.Command, r *repo.Repository, ref string) (*snapshot.Snapshot, error) {
-	list, err := snapshot.List(cmd.Context(), r)
-	if err != nil {
-		return nil, err
-	}
-	return snapshot.Find(list, ref)
 }

@@ -73,7 +73,7 @@ func TestJSONShapes(t *testing.T) {
 	prog := &backup.Progress{}
 	prog.ScanDone.Store(true)
 	prog.TotalBytes.Store(10)
-	a.printBackupSummary(sn)
+	a.printBackupSummary(sn, false)
 	summary := out.String()
 	var shapes strings.Builder
 	for _, c := range []struct {

@@ -1,0 +1,31 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/snapshot"
+	"github.com/spf13/cobra"
+)
+
+func bytesText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.3f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// findSnapshot resolves a snapshot reference.
+func findSnapshot(cmd *cobra.Command, r *repo.Repository, ref string) (*snapshot.Snapshot, error) {
+	list, err := snapshot.List(cmd.Context(), r)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot.Find(list, ref)
+}
