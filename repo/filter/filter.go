@@ -87,6 +87,15 @@ func (pt Pattern) Match(p string) bool {
 	return false
 }
 
+// MatchPath reports whether the pattern matches p itself, not counting
+// matches of its ancestors.
+func (pt Pattern) MatchPath(p string) bool {
+	if pt.fold {
+		p = strings.ToLower(p)
+	}
+	return matchParts(pt.parts, split(p))
+}
+
 // MayMatchBelow reports whether the pattern could match a path inside the
 // directory dir (so a walk must look inside it).
 func (pt Pattern) MayMatchBelow(dir string) bool {

@@ -43,6 +43,9 @@ type Snapshot struct {
 	Parent   *crypto.ID `json:"parent,omitempty"`
 	Kind     string     `json:"kind,omitempty"`
 	Program  string     `json:"program_version,omitempty"`
+	// Original is the ID the snapshot had when its backup saved it, set
+	// when a change such as new tags replaced its file.
+	Original *crypto.ID `json:"original,omitempty"`
 	Summary  *Summary   `json:"summary,omitempty"`
 
 	ID crypto.ID `json:"-"` // set by Load and Save

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
 	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/tree"
 	"github.com/spf13/cobra"
 )
@@ -15,13 +17,7 @@ func (a *app) catCommand() *cobra.Command {
 		Short:     "Print a repository object as JSON",
 		Args:      cobra.RangeArgs(1, 2),
 		ValidArgs: []string{"config", "snapshot", "tree"},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			r, err := a.openRepo(ctx)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
 			var v any
 			switch args[0] {
 			case "config":
@@ -56,6 +52,6 @@ func (a *app) catCommand() *cobra.Command {
 			}
 			fmt.Fprintln(a.stdout, string(b))
 			return nil
-		},
+		}),
 	}
 }

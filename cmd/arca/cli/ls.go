@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"path"
 	"time"
 
+	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/tree"
 	"github.com/spf13/cobra"
 )
@@ -32,13 +34,7 @@ func (a *app) lsCommand() *cobra.Command {
 		Use:   "ls SNAPSHOT [PATH]",
 		Short: "List the files of a snapshot, recursively, under PATH",
 		Args:  cobra.RangeArgs(1, 2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			r, err := a.openRepo(ctx)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
 			sn, err := findSnapshot(cmd, r, args[0])
 			if err != nil {
 				return err
@@ -54,16 +50,9 @@ func (a *app) lsCommand() *cobra.Command {
 			print := func(p string, n *tree.Node) error {
 				switch {
 				case a.json:
-					a.printJSON(nodeJSON{StructType: "node", Name: n.Name, Type: n.Type.String(), Path: p, UID: n.UID, GID: n.GID,
-						User: n.User, Group: n.Group, Size: n.Size, Mode: n.Mode, Permission: modeString(n),
-						ModTime: time.Unix(0, n.ModTime), LinkTarget: n.LinkTarget})
+					a.printJSON(toNodeJSON(p, n))
 				case long:
-					line := fmt.Sprintf("%s %-8s %-8s %12d %s %s", modeString(n), orID(n.User, n.UID), orID(n.Group, n.GID), n.Size,
-						time.Unix(0, n.ModTime).Local().Format("2006-01-02 15:04:05"), p)
-					if n.Type == tree.Symlink {
-						line += " -> " + n.LinkTarget
-					}
-					fmt.Fprintln(a.stdout, line)
+					fmt.Fprintln(a.stdout, longLine(p, n))
 				default:
 					fmt.Fprintln(a.stdout, p)
 				}
@@ -73,7 +62,7 @@ func (a *app) lsCommand() *cobra.Command {
 				return print(start, node)
 			}
 			return tree.Walk(ctx, r, node.Subtree, start, print)
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "show mode, owner, size and time")
 	return cmd

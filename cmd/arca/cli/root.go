@@ -87,7 +87,8 @@ Without -r, arca uses the local repository ` + defaultRepoHelp() + `; ` + "`arca
 	f.CountVarP(&a.verbose, "verbose", "v", "print more (repeat for more)")
 	a.addProfileFlags(root)
 	root.AddCommand(a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(),
-		a.lsCommand(), a.catCommand(), a.keyCommand(), a.versionCommand())
+		a.lsCommand(), a.catCommand(), a.keyCommand(), a.versionCommand(),
+		a.diffCommand(), a.findCommand(), a.statsCommand(), a.tagCommand())
 	return root
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -15,48 +16,90 @@ type snapshotJSON struct {
 	ShortID string `json:"short_id"`
 }
 
+type groupJSON struct {
+	Key       snapshot.GroupKey `json:"group_key"`
+	Snapshots []snapshotJSON    `json:"snapshots"`
+}
+
+func toJSON(list []*snapshot.Snapshot) []snapshotJSON {
+	out := make([]snapshotJSON, 0, len(list))
+	for _, sn := range list {
+		out = append(out, snapshotJSON{sn, sn.ID.String(), sn.ID.Short()})
+	}
+	return out
+}
+
 func (a *app) snapshotsCommand() *cobra.Command {
-	var f snapshot.Filter
+	var (
+		filter  snapFilterFlags
+		groupBy string
+		latest  int
+	)
 	cmd := &cobra.Command{
-		Use:   "snapshots",
+		Use:   "snapshots [SNAPSHOT...]",
 		Short: "List snapshots",
-		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			g, err := snapshot.ParseGroupBy(groupBy)
+			if err != nil {
+				return err
+			}
 			r, err := a.openRepo(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			list, err := snapshot.List(cmd.Context(), r)
+			list, err := filter.selectSnapshots(cmd.Context(), r, args)
 			if err != nil {
 				return err
 			}
-			list = f.Select(list)
+			if latest > 0 {
+				list = snapshot.Latest(list, g, latest)
+			}
+			groups := snapshot.GroupSnapshots(list, g)
 			if a.json {
-				out := make([]snapshotJSON, 0, len(list))
-				for _, sn := range list {
-					out = append(out, snapshotJSON{sn, sn.ID.String(), sn.ID.Short()})
+				if g.IsZero() {
+					a.printJSON(toJSON(list))
+					return nil
+				}
+				out := make([]groupJSON, 0, len(groups))
+				for _, grp := range groups {
+					out = append(out, groupJSON{grp.Key, toJSON(grp.Snapshots)})
 				}
 				a.printJSON(out)
 				return nil
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tTime\tHost\tKind\tParent\tTags\tPaths")
-			for _, sn := range list {
-				parent := ""
-				if sn.Parent != nil {
-					parent = sn.Parent.Short()
+			for i, grp := range groups {
+				if !g.IsZero() {
+					if i > 0 {
+						fmt.Fprintln(a.stdout)
+					}
+					fmt.Fprintf(a.stdout, "snapshots for %s:\n", grp.Key)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"),
-					sn.Hostname, sn.Kind, parent, strings.Join(sn.Tags, ","), strings.Join(sn.Paths, " "))
+				a.snapshotTable(a.stdout, grp.Snapshots)
 			}
-			tw.Flush()
-			fmt.Fprintf(a.stdout, "%d snapshots\n", len(list))
+			if len(groups) == 0 {
+				a.snapshotTable(a.stdout, nil)
+			}
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&f.Hosts, "host", nil, "only snapshots of this host (repeatable)")
-	cmd.Flags().StringArrayVar(&f.Tags, "tag", nil, "only snapshots with this tag (repeatable)")
-	cmd.Flags().StringArrayVar(&f.Paths, "path", nil, "only snapshots of exactly these paths (repeatable)")
+	filter.register(cmd.Flags())
+	cmd.Flags().StringVarP(&groupBy, "group-by", "g", "", "group by host, paths and/or tags (comma-separated)")
+	cmd.Flags().IntVar(&latest, "latest", 0, "show only the last N snapshots of each group (of each host and paths without --group-by)")
 	return cmd
+}
+
+func (a *app) snapshotTable(w io.Writer, list []*snapshot.Snapshot) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTime\tHost\tKind\tParent\tTags\tPaths")
+	for _, sn := range list {
+		parent := ""
+		if sn.Parent != nil {
+			parent = sn.Parent.Short()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"),
+			sn.Hostname, sn.Kind, parent, strings.Join(sn.Tags, ","), strings.Join(sn.Paths, " "))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d snapshots\n", len(list))
 }

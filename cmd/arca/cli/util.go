@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/arcabackup/arca/repo"
@@ -28,4 +29,18 @@ func findSnapshot(cmd *cobra.Command, r *repo.Repository, ref string) (*snapshot
 		return nil, err
 	}
 	return snapshot.Find(list, ref)
+}
+
+// withRepo makes a command's RunE that opens the repository, runs fn and
+// closes it.
+func (a *app) withRepo(fn func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		r, err := a.openRepo(ctx)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return fn(ctx, r, cmd, args)
+	}
 }

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/snapshot"
+	"github.com/spf13/pflag"
+)
+
+// snapFilterFlags are the --host, --tag and --path filters commands that
+// work on several snapshots share.
+type snapFilterFlags struct {
+	f snapshot.Filter
+}
+
+func (s *snapFilterFlags) register(f *pflag.FlagSet) {
+	f.StringArrayVar(&s.f.Hosts, "host", nil, "only snapshots of this host (repeatable)")
+	f.StringArrayVar(&s.f.Tags, "tag", nil, "only snapshots with this tag (repeatable: all of them)")
+	f.StringArrayVar(&s.f.Paths, "path", nil, "only snapshots of exactly these paths (repeatable)")
+}
+
+// selectSnapshots returns the snapshots named by refs (IDs, prefixes or
+// "latest", which is the latest passing the filters), or all that pass the
+// filters when refs is empty; oldest first.
+func (s *snapFilterFlags) selectSnapshots(ctx context.Context, r *repo.Repository, refs []string) ([]*snapshot.Snapshot, error) {
+	list, err := snapshot.List(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	filtered := s.f.Select(list)
+	if len(refs) == 0 {
+		return filtered, nil
+	}
+	var out []*snapshot.Snapshot
+	seen := map[*snapshot.Snapshot]bool{}
+	for _, ref := range refs {
+		from := list
+		if ref == "latest" {
+			from = filtered
+		}
+		sn, err := snapshot.Find(from, ref)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[sn] {
+			seen[sn] = true
+			out = append(out, sn)
+		}
+	}
+	return out, nil
+}
+
+func shortIDs(list []*snapshot.Snapshot) string {
+	if len(list) == 1 {
+		return "snapshot " + list[0].ID.Short()
+	}
+	return fmt.Sprintf("%d snapshots", len(list))
+}

@@ -1,0 +1,180 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend"
+)
+
+// GroupBy says which fields put snapshots in the same group.
+type GroupBy struct {
+	Host, Paths, Tags bool
+}
+
+// ParseGroupBy reads a comma-separated list of host, paths and tags; ""
+// groups nothing.
+func ParseGroupBy(s string) (GroupBy, error) {
+	var g GroupBy
+	for _, f := range strings.Split(s, ",") {
+		switch strings.TrimSpace(f) {
+		case "":
+		case "host", "hosts":
+			g.Host = true
+		case "path", "paths":
+			g.Paths = true
+		case "tag", "tags":
+			g.Tags = true
+		default:
+			return g, fmt.Errorf("snapshot: cannot group by %q: want host, paths or tags", f)
+		}
+	}
+	return g, nil
+}
+
+// IsZero reports whether g groups nothing (all snapshots in one group).
+func (g GroupBy) IsZero() bool { return g == GroupBy{} }
+
+// GroupKey is what the snapshots of a group share; fields not grouped by
+// are empty.
+type GroupKey struct {
+	Hostname string   `json:"hostname,omitempty"`
+	Paths    []string `json:"paths,omitempty"`
+	Tags     []string `json:"tags,omitempty"`
+}
+
+func (k GroupKey) String() string {
+	var parts []string
+	if k.Hostname != "" {
+		parts = append(parts, "host "+k.Hostname)
+	}
+	if k.Paths != nil {
+		parts = append(parts, "paths ["+strings.Join(k.Paths, ", ")+"]")
+	}
+	if k.Tags != nil {
+		parts = append(parts, "tags ["+strings.Join(k.Tags, ", ")+"]")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Key returns the group key of sn under g.
+func (g GroupBy) Key(sn *Snapshot) GroupKey {
+	var k GroupKey
+	if g.Host {
+		k.Hostname = sn.Hostname
+	}
+	if g.Paths {
+		k.Paths = sortedSet(sn.Paths)
+	}
+	if g.Tags {
+		k.Tags = sortedSet(sn.Tags)
+	}
+	return k
+}
+
+func sortedSet(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+// Group is one group of snapshots, oldest first.
+type Group struct {
+	Key       GroupKey
+	Snapshots []*Snapshot
+}
+
+// GroupSnapshots splits list (oldest first) into groups, in the order of
+// each group's first snapshot.
+func GroupSnapshots(list []*Snapshot, g GroupBy) []Group {
+	var out []Group
+	pos := map[string]int{}
+	for _, sn := range list {
+		k := g.Key(sn)
+		s := fmt.Sprintf("%q|%q|%q", k.Hostname, k.Paths, k.Tags)
+		i, ok := pos[s]
+		if !ok {
+			i = len(out)
+			pos[s] = i
+			out = append(out, Group{Key: k})
+		}
+		out[i].Snapshots = append(out[i].Snapshots, sn)
+	}
+	return out
+}
+
+// Latest keeps the newest n snapshots of each group of list (by host and
+// paths when g groups nothing, as restic does), oldest first.
+func Latest(list []*Snapshot, g GroupBy, n int) []*Snapshot {
+	if g.IsZero() {
+		g = GroupBy{Host: true, Paths: true}
+	}
+	keep := map[*Snapshot]bool{}
+	for _, grp := range GroupSnapshots(list, g) {
+		for _, sn := range grp.Snapshots[max(0, len(grp.Snapshots)-n):] {
+			keep[sn] = true
+		}
+	}
+	var out []*Snapshot
+	for _, sn := range list {
+		if keep[sn] {
+			out = append(out, sn)
+		}
+	}
+	return out
+}
+
+// Replace saves sn as a new snapshot file in place of its current one, for
+// changes such as tags: the new file records the first ID the snapshot had
+// as Original. The new file is saved before the old one is removed, so an
+// interruption leaves both, never neither.
+func Replace(ctx context.Context, r *repo.Repository, sn *Snapshot) error {
+	old := sn.ID
+	if sn.Original == nil {
+		o := old
+		sn.Original = &o
+	}
+	if _, err := Save(ctx, r, sn); err != nil {
+		return err
+	}
+	if sn.ID == old {
+		return nil
+	}
+	if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.SnapshotFile, Name: old.String()}); err != nil {
+		return fmt.Errorf("snapshot %s: remove the replaced file: %w", old.Short(), err)
+	}
+	return nil
+}
+
+// Retag applies tag changes: set (if not nil) replaces all tags, then add
+// and remove. It reports whether the tags changed.
+func (sn *Snapshot) Retag(set, add, remove []string) bool {
+	before := slices.Clone(sn.Tags)
+	tags := sn.Tags
+	if set != nil {
+		tags = slices.Clone(set)
+	}
+	for _, t := range add {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	tags = slices.DeleteFunc(tags, func(t string) bool { return slices.Contains(remove, t) })
+	tags = slices.DeleteFunc(tags, func(t string) bool { return t == "" })
+	slices.Sort(tags)
+	tags = slices.Compact(tags)
+	if len(tags) == 0 {
+		tags = nil
+	}
+	b := slices.Clone(before)
+	slices.Sort(b)
+	sn.Tags = tags
+	return !slices.Equal(b, tags)
+}
