@@ -29,22 +29,24 @@ func (e *badCompression) Error() string {
 	return "pack: unknown compression " + `"` + e.s + `"` + " (want off, auto or max)"
 }
 
-// minCompress is the size below which compression is not tried: zstd has a
-// fixed cost of ~10 us a call and small blobs rarely shrink enough.
-const minCompress = 4 << 10
+// minCompress is the size below which compression is not tried: the frame
+// overhead eats most of what so little data could save.
+const minCompress = 256
 
 // Compressor compresses blob payloads. It is not safe for concurrent use;
 // keep one per worker.
 type Compressor struct {
-	mode Compression
-	enc  *zstd.Encoder
-	buf  []byte
+	mode   Compression
+	enc    *zstd.Encoder
+	buf    []byte
+	sample []byte // for compressible
 }
 
-// NewCompressor returns a Compressor for mode.
+// NewCompressor returns a Compressor for mode: auto uses zstd's default
+// level (as restic does), max its best.
 func NewCompressor(mode Compression) *Compressor {
 	c := &Compressor{mode: mode}
-	level := zstd.SpeedFastest
+	level := zstd.SpeedDefault
 	if mode == CompressionMax {
 		level = zstd.SpeedBestCompression
 	}
@@ -71,9 +73,32 @@ func (c *Compressor) Compress(plain []byte) ([]byte, uint8) {
 		// does not copy.
 		c.buf = make([]byte, 0, len(plain)+64)
 	}
+	if len(plain) >= probeMin && !c.compressible(plain) {
+		return plain, 0
+	}
 	c.buf = c.enc.EncodeAll(plain, c.buf[:0])
 	if len(c.buf) > len(plain)-len(plain)/16 {
 		return plain, 0
 	}
 	return c.buf, FlagZstd
+}
+
+// Large blobs are probed before they are compressed: compressing samples
+// from three places costs a few percent of compressing the whole blob, and
+// spares the whole attempt for incompressible data (media, archives,
+// encrypted files), which is most of the bytes on many machines.
+const (
+	probeMin    = 64 << 10
+	probeSample = 4 << 10
+)
+
+// compressible reports whether samples of plain shrink by at least 1/16.
+func (c *Compressor) compressible(plain []byte) bool {
+	c.sample = c.sample[:0]
+	for _, at := range []int{0, len(plain)/2 - probeSample/2, len(plain) - probeSample} {
+		c.sample = append(c.sample, plain[at:at+probeSample]...)
+	}
+	n := len(c.sample)
+	c.buf = c.enc.EncodeAll(c.sample, c.buf[:0])
+	return len(c.buf) <= n-n/16
 }

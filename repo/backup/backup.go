@@ -53,6 +53,9 @@ type Options struct {
 	// Scan counts the files and bytes to back up in a concurrent walk,
 	// for progress totals.
 	Scan bool
+	// WithAtime stores files' access times. Without it (the default, as
+	// in restic) a restore sets a file's access time to its mtime.
+	WithAtime bool
 	// DryRun reads, deduplicates and compresses as usual but writes
 	// nothing: the returned snapshot (with a zero ID) is not saved and its
 	// summary says what would have been added.
@@ -521,7 +524,7 @@ func (a *archiver) walkEntry(path, name string, old *tree.Node, rootDev uint64, 
 // walkDir stores a directory. onlyIncluded is set for a directory that is
 // excluded but may hold re-included entries: it is kept only if one is.
 func (a *archiver) walkDir(path string, node tree.Node, old *tree.Node, oldTree *tree.Tree, rootDev uint64, ign *ignorer, onlyIncluded bool) *future {
-	f, err := os.Open(path)
+	f, err := openNoatime(path)
 	if err != nil {
 		a.skip(path, err)
 		return nil

@@ -22,7 +22,7 @@ func (a *archiver) newIgnorer(parent *ignorer, dir string) *ignorer {
 	if parent != nil {
 		rules = parent.rules
 	}
-	data, err := os.ReadFile(filepath.Join(dir, ".gitignore"))
+	data, err := readNoatime(filepath.Join(dir, ".gitignore"))
 	if err != nil && !os.IsNotExist(err) {
 		a.warn(filepath.Join(dir, ".gitignore"), err)
 	}

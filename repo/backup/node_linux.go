@@ -2,6 +2,7 @@ package backup
 
 import (
 	"errors"
+	"io"
 	"os"
 	"os/user"
 	"strconv"
@@ -88,10 +89,12 @@ func (a *archiver) nodeFromStat(name string, fi os.FileInfo) tree.Node {
 	n.Inode = st.Ino
 	n.Device = st.Dev
 	n.Links = uint64(st.Nlink)
-	if n.Type == tree.Dir || n.Type == tree.Symlink {
-		// Listing a directory or reading a link updates its access time,
-		// so storing it would give an unchanged directory a new tree
-		// every backup. Files are read with O_NOATIME where allowed.
+	if !a.opts.WithAtime || n.Type == tree.Dir || n.Type == tree.Symlink {
+		// Access times change whenever anything reads a file, so storing
+		// them gives unchanged directories new trees every backup (as
+		// restic, only with --with-atime). A directory's or link's never
+		// is: listing it would change it (arca itself reads with O_NOATIME
+		// where allowed, other programs do not).
 		n.AccessTime = 0
 	}
 	if n.Type == tree.Device || n.Type == tree.CharDev {
@@ -166,8 +169,11 @@ func splitNull(b []byte) []string {
 	return out
 }
 
-// openNoatime opens a file for reading without updating its access time
-// when the process may (it owns the file or is root).
+// openNoatime opens a file or directory for reading without updating its
+// access time when the process may (it owns the file or is root). A backup
+// must not change what it backs up: a directory's atime is in its tree, so
+// listing directories with a plain open would make the next backup store
+// every tree again.
 func openNoatime(path string) (*os.File, error) {
 	// O_NONBLOCK: if a FIFO took the file's place since it was listed,
 	// opening it must not wait for a writer. It does nothing for regular
@@ -189,4 +195,14 @@ func statIdentity(fi os.FileInfo) (ino uint64, size int64, mtime int64, ok bool)
 		return 0, 0, 0, false
 	}
 	return st.Ino, st.Size, st.Mtim.Nano(), true
+}
+
+// readNoatime reads a whole small file without updating its access time.
+func readNoatime(path string) ([]byte, error) {
+	f, err := openNoatime(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

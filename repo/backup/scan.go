@@ -44,7 +44,7 @@ func (a *archiver) scanEntry(path string, n *tree.Node, rootDev uint64, ign *ign
 	if d == keepNoWalk {
 		return
 	}
-	f, err := os.Open(path)
+	f, err := openNoatime(path)
 	if err != nil {
 		return
 	}

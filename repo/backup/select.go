@@ -3,7 +3,6 @@ package backup
 import (
 	"bytes"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/arcabackup/arca/repo/filter"
@@ -77,7 +76,7 @@ func (a *archiver) decide(path string, n *tree.Node, rootDev uint64, ign *ignore
 }
 
 func hasMarker(path, header string) bool {
-	f, err := os.Open(path)
+	f, err := openNoatime(path)
 	if err != nil {
 		return false
 	}

@@ -116,7 +116,7 @@ func (rs *restorer) setMeta(path string, n *tree.Node, f *os.File) error {
 	}
 	atime := n.AccessTime
 	if atime == 0 {
-		atime = n.ModTime // directories keep no access time
+		atime = n.ModTime // not stored: directories, links, and files without --with-atime
 	}
 	ts := []unix.Timespec{unix.NsecToTimespec(atime), unix.NsecToTimespec(n.ModTime)}
 	var err error

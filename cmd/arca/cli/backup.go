@@ -23,6 +23,7 @@ func (a *app) backupCommand() *cobra.Command {
 		readers     int
 		timeText    string
 		dryRun      bool
+		withAtime   bool
 		sel         selectFlags
 		stdin       stdinFlags
 	)
@@ -75,7 +76,7 @@ func (a *app) backupCommand() *cobra.Command {
 			}
 			opts := backup.Options{
 				Paths: paths, Excludes: excludes, Tags: tags, Hostname: hostname, Username: username,
-				Kind: kind, Readers: readers, Compression: pack.Compression(compression), Time: snTime, DryRun: dryRun,
+				Kind: kind, Readers: readers, Compression: pack.Compression(compression), Time: snTime, DryRun: dryRun, WithAtime: withAtime,
 				Program: "arca " + Version, Progress: &backup.Progress{},
 				Warn: func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) },
 			}
@@ -110,6 +111,7 @@ func (a *app) backupCommand() *cobra.Command {
 	f.StringVar(&compression, "compression", "", "override the repository's compression: off, auto or max")
 	f.IntVar(&readers, "read-concurrency", 0, "files read at once (default: cores + 2)")
 	f.StringVar(&timeText, "time", "", "record this time for the snapshot instead of now (\"YYYY-MM-DD HH:MM[:SS]\" local, or RFC 3339)")
+	f.BoolVar(&withAtime, "with-atime", false, "store files' access times (by default a restore sets them to the mtime)")
 	f.BoolVarP(&dryRun, "dry-run", "n", false, "read and deduplicate everything, report what would be added, write nothing")
 	sel.register(f)
 	f.BoolVar(&stdin.stdin, "stdin", false, "back up standard input as one file")
