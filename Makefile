@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 4s
 
-.PHONY: all build deps test unit race fuzz lint bench compare clean
+.PHONY: all build deps test unit race fuzz lint bench compare releases clean
 
 all: build
 
@@ -61,6 +61,11 @@ bench:
 # compare: arca against restic on the Go toolchain tree (docs/bench/README.md).
 compare:
 	bash docs/bench/compare.sh
+
+# releases: successive golang.org/x/tools releases, arca against restic
+# (docs/bench/README.md).
+releases:
+	bash docs/bench/releases.sh
 
 clean:
 	rm -rf bin
