@@ -270,9 +270,12 @@ func TestKeyCommands(t *testing.T) {
 
 // TestKillResume kills a first backup with SIGKILL after some packs are
 // uploaded and checks that the next run stores only what was missing.
+// TestKillResume interrupts a first backup once a few packs are uploaded,
+// by SIGKILL (no chance to clean up) and by SIGINT (Ctrl-C: exit 130), and
+// checks that no snapshot was saved and the next run uploads only what is
+// missing.
 func TestKillResume(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
 	src := filepath.Join(e.dir, "src")
 	os.MkdirAll(src, 0o755)
 	const files, size = 12, 12 << 20
@@ -283,54 +286,66 @@ func TestKillResume(t *testing.T) {
 		rand.NewChaCha8(seed).Read(data) // incompressible, nothing to deduplicate
 		os.WriteFile(filepath.Join(src, fmt.Sprintf("f%02d", i)), data, 0o644)
 	}
-	countPacks := func() (n int, bytes int64) {
-		filepath.WalkDir(filepath.Join(repoDir, "data"), func(p string, d os.DirEntry, err error) error {
-			if d != nil && d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
-				fi, _ := d.Info()
-				n++
-				bytes += fi.Size()
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			e := newEnv(t)
+			repoDir := e.initRepo()
+			countPacks := func() (n int, bytes int64) {
+				filepath.WalkDir(filepath.Join(repoDir, "data"), func(p string, d os.DirEntry, err error) error {
+					if d != nil && d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".") {
+						fi, _ := d.Info()
+						n++
+						bytes += fi.Size()
+					}
+					return nil
+				})
+				return
 			}
-			return nil
+			cmd := exec.Command(arcaBin, "-r", repoDir, "backup", "--compression", "off", "--read-concurrency", "1", src)
+			cmd.Env = e.vars
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				if n, _ := countPacks(); n >= 3 {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatal("no packs appeared")
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			snaps, _ := os.ReadDir(filepath.Join(repoDir, "snapshots"))
+			if len(snaps) != 0 {
+				t.Skip("the backup finished before it could be interrupted")
+			}
+			if sig == syscall.SIGINT {
+				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+					t.Errorf("after Ctrl-C: %v; want exit 130", err)
+				}
+				// Ctrl-C lets the run index what it uploaded.
+				if idx, _ := os.ReadDir(filepath.Join(repoDir, "index")); len(idx) == 0 {
+					t.Error("an interrupted backup wrote no index file")
+				}
+			}
+			packs, uploaded := countPacks()
+			r := e.must("-r", repoDir, "--json", "backup", "--compression", "off", src)
+			sum := lastSummaryMap(t, r.stdout)
+			added := int64(sum["data_added"].(float64))
+			total := int64(files * size)
+			t.Logf("interrupted after %d packs (%d bytes); the rerun added %d of %d bytes", packs, uploaded, added, total)
+			if added == 0 || added > total-uploaded+(1<<20) {
+				t.Errorf("rerun added %d bytes; want at most the %d not uploaded before the interruption", added, total-uploaded)
+			}
+			target := filepath.Join(e.dir, "target")
+			e.must("-r", repoDir, "restore", "latest", "--target", target)
+			fstest.Compare(t, src, filepath.Join(target, src))
 		})
-		return
 	}
-	cmd := exec.Command(arcaBin, "-r", repoDir, "backup", "--compression", "off", "--read-concurrency", "1", src)
-	cmd.Env = e.vars
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if n, _ := countPacks(); n >= 3 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("no packs appeared")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	snaps, _ := os.ReadDir(filepath.Join(repoDir, "snapshots"))
-	if len(snaps) != 0 {
-		t.Skip("the backup finished before it could be killed")
-	}
-	packs, uploaded := countPacks()
-	r := e.must("-r", repoDir, "--json", "backup", "--compression", "off", src)
-	var sum struct {
-		DataAdded       int64 `json:"data_added"`
-		DataAddedPacked int64 `json:"data_added_packed"`
-	}
-	json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &sum)
-	total := int64(files * size)
-	t.Logf("killed after %d packs (%d bytes); the rerun added %d of %d bytes", packs, uploaded, sum.DataAdded, total)
-	if sum.DataAdded == 0 || sum.DataAdded > total-uploaded+(1<<20) {
-		t.Errorf("rerun added %d bytes; want at most the %d not uploaded before the kill", sum.DataAdded, total-uploaded)
-	}
-	target := filepath.Join(e.dir, "target")
-	e.must("-r", repoDir, "restore", "latest", "--target", target)
-	fstest.Compare(t, src, filepath.Join(target, src))
 }
 
 // TestRestoreCorruptPack flips one byte in a pack: restore names the pack
