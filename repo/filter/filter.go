@@ -184,6 +184,21 @@ func (l *List) Match(p string) bool {
 	return matched
 }
 
+// MayMatchBelow reports whether a pattern that is not negated could match
+// a path inside dir, so a walk for what the list includes must look
+// inside dir even though dir itself is not matched.
+func (l *List) MayMatchBelow(dir string) bool {
+	if l == nil {
+		return false
+	}
+	for _, pt := range l.patterns {
+		if !pt.negated && pt.MayMatchBelow(dir) {
+			return true
+		}
+	}
+	return false
+}
+
 // MayIncludeBelow reports whether a negated pattern could re-include
 // something inside dir, which is itself matched: then a walk must still
 // look inside.

@@ -19,8 +19,11 @@ import (
 // an interruption reuses and replaces it.
 func tempName(path string) string {
 	sum := blake3.Sum256([]byte(filepath.Base(path)))
-	return filepath.Join(filepath.Dir(path), fmt.Sprintf(".arca-restore-%x", sum[:8]))
+	return filepath.Join(filepath.Dir(path), fmt.Sprintf("%s%x", tempPrefix, sum[:8]))
 }
+
+// tempPrefix starts the names of files being restored.
+const tempPrefix = ".arca-restore-"
 
 // owners maps user and group names to this system's IDs, caching lookups
 // (each one reads /etc/passwd or /etc/group).
@@ -47,9 +50,12 @@ func (o *owners) lookup(m map[string]int, name string, find func(string) (string
 }
 
 // ids returns the owner to restore: the IDs the names have here, falling
-// back to the stored numeric IDs.
+// back to the stored numeric IDs (only those with NumericOwner).
 func (rs *restorer) ids(n *tree.Node) (int, int) {
 	uid, gid := int(n.UID), int(n.GID)
+	if rs.opts.NumericOwner {
+		return uid, gid
+	}
 	if n.User != "" {
 		if v := rs.names.lookup(rs.names.users, n.User, func(s string) (string, error) {
 			u, err := user.Lookup(s)
@@ -151,8 +157,8 @@ func removeNonDir(path string) error {
 	return os.Remove(path)
 }
 
-// special restores a symlink, FIFO or device node.
-func (rs *restorer) special(path string, n *tree.Node) error {
+// makeSpecial creates a symlink, FIFO or device node.
+func (rs *restorer) makeSpecial(path string, n *tree.Node) error {
 	if err := removeNonDir(path); err != nil {
 		return err
 	}
@@ -175,4 +181,23 @@ func (rs *restorer) special(path string, n *tree.Node) error {
 		return &os.PathError{Op: "create " + n.Type.String(), Path: path, Err: err}
 	}
 	return rs.setMeta(path, n, nil)
+}
+
+// punchHole deallocates a range of f, which then reads as zeros; where the
+// file system cannot, it writes zeros.
+func punchHole(f *os.File, off, n int64) error {
+	err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+	if err == nil {
+		return nil
+	}
+	zeros := make([]byte, min(n, 1<<20))
+	for n > 0 {
+		k := min(n, int64(len(zeros)))
+		if _, err := f.WriteAt(zeros[:k], off); err != nil {
+			return err
+		}
+		off += k
+		n -= k
+	}
+	return nil
 }

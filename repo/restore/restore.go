@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -14,28 +16,94 @@ import (
 	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo/filter"
 	"github.com/arcabackup/arca/repo/snapshot"
 	"github.com/arcabackup/arca/repo/tree"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+)
+
+// Overwrite says what to do with a file that already exists in the target.
+type Overwrite string
+
+// Overwrite modes.
+const (
+	// OverwriteIfChanged (the default) leaves a file whose content already
+	// matches (same size and mtime, or the same blobs when hashed) and
+	// only fixes its metadata; other files are replaced, reusing the parts
+	// that match.
+	OverwriteIfChanged Overwrite = "if-changed"
+	OverwriteAlways    Overwrite = "always"
+	// OverwriteIfNewer replaces a file only if the snapshot's is newer.
+	OverwriteIfNewer Overwrite = "if-newer"
+	OverwriteNever   Overwrite = "never"
+)
+
+// ParseOverwrite checks a mode's name.
+func ParseOverwrite(s string) (Overwrite, error) {
+	switch o := Overwrite(s); o {
+	case OverwriteIfChanged, OverwriteAlways, OverwriteIfNewer, OverwriteNever:
+		return o, nil
+	}
+	return "", fmt.Errorf("restore: unknown overwrite mode %q (want always, if-changed, if-newer or never)", s)
+}
+
+// Action is what a restore does (or, in a dry run, would do) to an entry.
+type Action string
+
+// Actions.
+const (
+	ActionRestore   Action = "restore"   // created: nothing was there
+	ActionUpdate    Action = "update"    // replaced what was there
+	ActionUnchanged Action = "unchanged" // already there (metadata fixed)
+	ActionSkip      Action = "skip"      // left as it is, by the overwrite mode
+	ActionDelete    Action = "delete"    // not in the snapshot (--delete)
 )
 
 // Options configure a restore.
 type Options struct {
 	Target string
+	// Root is the path inside the snapshot to restore: a directory's
+	// contents go into Target, a file or other entry into Target under its
+	// name. Empty means the whole snapshot.
+	Root string
+	// Include, if not empty, restores only what it matches (and what is
+	// inside matched directories); Exclude leaves out what it matches.
+	// Both match absolute paths inside the snapshot (docs/filters.md).
+	Include, Exclude *filter.List
+	Overwrite        Overwrite // empty means OverwriteIfChanged
+	// Delete removes entries of the target that the snapshot does not
+	// have, in the directories the restore selects whole.
+	Delete bool
+	// DryRun decides and reports everything, and writes nothing.
+	DryRun bool
+	// Verify reads every restored file back and checks it against its
+	// blob IDs.
+	Verify bool
+	// NumericOwner restores the stored numeric IDs, not the IDs the user
+	// and group names have on this system.
+	NumericOwner bool
 	// Workers is the number of packs read at once; zero means 4.
 	Workers int
 	// Warn, if not nil, is called for each entry that could not be
 	// restored completely.
 	Warn func(path string, err error)
+	// Report, if not nil, is called with what happens to each entry
+	// (directories only when they are created or deleted).
+	Report func(a Action, path string)
 	// Progress, if not nil, is updated while the restore runs.
 	Progress *Progress
 }
 
 // Progress is updated atomically.
 type Progress struct {
-	Files     atomic.Int64
+	Files     atomic.Int64 // entries restored or updated
+	Unchanged atomic.Int64 // entries already in place
+	Skipped   atomic.Int64 // entries left alone by the overwrite mode
+	Deleted   atomic.Int64
 	Bytes     atomic.Int64 // bytes of file content written or left as holes
 	BytesRead atomic.Int64 // bytes read from the repository
+	Verified  atomic.Int64 // files read back and checked
 	Errors    atomic.Int64
 }
 
@@ -57,6 +125,7 @@ type fileState struct {
 	mu        sync.Mutex
 	f         *os.File
 	created   bool
+	resume    bool // tmp holds data to keep: open it without truncating
 	failed    atomic.Bool
 }
 
@@ -70,6 +139,11 @@ type blobWrites struct {
 	writes []write
 }
 
+type verifyItem struct {
+	path string
+	node *tree.Node
+}
+
 type restorer struct {
 	ctx   context.Context
 	r     *repo.Repository
@@ -81,6 +155,7 @@ type restorer struct {
 	files  []*fileState
 	packs  map[crypto.ID]map[crypto.ID]*blobWrites // pack -> blob -> writes
 	nwrite int
+	verify []verifyItem
 
 	links map[[2]uint64]string // (device, inode) of the snapshot's file -> restored path
 	later []hardlink
@@ -99,7 +174,7 @@ type dirMeta struct {
 	node tree.Node
 }
 
-// Run restores snapshot sn into opts.Target.
+// Run restores snapshot sn (or opts.Root in it) into opts.Target.
 func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Options) error {
 	if opts.Workers <= 0 {
 		opts.Workers = 4
@@ -107,30 +182,53 @@ func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Op
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}
 	}
+	if opts.Overwrite == "" {
+		opts.Overwrite = OverwriteIfChanged
+	}
+	if _, err := ParseOverwrite(string(opts.Overwrite)); err != nil {
+		return err
+	}
 	if opts.Target == "" {
 		return errors.New("restore: no target directory")
 	}
-	if err := os.MkdirAll(opts.Target, 0o700); err != nil {
-		return fmt.Errorf("restore: target %s: %w", opts.Target, err)
+	root := path.Clean("/" + opts.Root)
+	node, err := tree.Lookup(ctx, r, sn.Tree, root)
+	if err != nil {
+		return fmt.Errorf("restore: %s in snapshot %s: %w", root, sn.ID.Short(), err)
+	}
+	if !opts.DryRun {
+		if err := os.MkdirAll(opts.Target, 0o700); err != nil {
+			return fmt.Errorf("restore: target %s: %w", opts.Target, err)
+		}
+		if err := unix.Access(opts.Target, unix.W_OK); err != nil {
+			return fmt.Errorf("restore: target %s is not writable: %w", opts.Target, err)
+		}
 	}
 	rs := &restorer{
 		ctx: ctx, r: r, opts: opts, prog: opts.Progress, owner: os.Geteuid() == 0,
 		names: &owners{users: map[string]int{}, groups: map[string]int{}},
 		packs: map[crypto.ID]map[crypto.ID]*blobWrites{}, links: map[[2]uint64]string{},
 	}
-	if err := rs.walk(sn.Tree, opts.Target); err != nil {
-		return err
+	if node.Type == tree.Dir {
+		err = rs.walk(node.Subtree, opts.Target, root, rs.opts.Include.Empty())
+	} else {
+		err = rs.entry(node, filepath.Join(opts.Target, node.Name))
 	}
-	if err := rs.flush(); err != nil {
+	if err == nil {
+		err = rs.flush()
+	}
+	if err != nil {
 		return err
 	}
 	for _, l := range rs.later {
 		rs.link(l)
 	}
-	for i := len(rs.dirs) - 1; i >= 0; i-- {
-		d := rs.dirs[i]
-		if err := rs.setMeta(d.path, &d.node, nil); err != nil {
-			rs.fail(d.path, err)
+	if !opts.DryRun {
+		for i := len(rs.dirs) - 1; i >= 0; i-- {
+			d := rs.dirs[i]
+			if err := rs.setMeta(d.path, &d.node, nil); err != nil {
+				rs.fail(d.path, err)
+			}
 		}
 	}
 	if n := rs.errCount.Load(); n > 0 {
@@ -147,7 +245,26 @@ func (rs *restorer) fail(path string, err error) {
 	}
 }
 
-func (rs *restorer) walk(id crypto.ID, dir string) error {
+func (rs *restorer) report(a Action, path string) {
+	switch a {
+	case ActionRestore, ActionUpdate:
+		rs.prog.Files.Add(1)
+	case ActionUnchanged:
+		rs.prog.Unchanged.Add(1)
+	case ActionSkip:
+		rs.prog.Skipped.Add(1)
+	case ActionDelete:
+		rs.prog.Deleted.Add(1)
+	}
+	if rs.opts.Report != nil {
+		rs.opts.Report(a, path)
+	}
+}
+
+// walk restores the entries of tree id into dir; sdir is the directory's
+// path in the snapshot. whole says the directory is selected entirely
+// (not only for some included entries inside it), which --delete needs.
+func (rs *restorer) walk(id crypto.ID, dir, sdir string, whole bool) error {
 	if err := rs.ctx.Err(); err != nil {
 		return err
 	}
@@ -155,41 +272,35 @@ func (rs *restorer) walk(id crypto.ID, dir string) error {
 	if err != nil {
 		return fmt.Errorf("restore: %s: %w", dir, err)
 	}
+	if rs.opts.Delete && whole {
+		rs.deleteExtra(dir, sdir, t)
+	}
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
+		tpath := filepath.Join(dir, n.Name)
 		if !tree.ValidName(n.Name) {
-			rs.fail(filepath.Join(dir, n.Name), errors.New("invalid name in snapshot"))
+			rs.fail(tpath, errors.New("invalid name in snapshot"))
 			continue
 		}
-		path := filepath.Join(dir, n.Name)
-		switch n.Type {
-		case tree.Dir:
-			if err := mkdir(path); err != nil {
-				rs.fail(path, err)
+		spath := path.Join(sdir, n.Name)
+		if rs.opts.Exclude.Match(spath) {
+			continue
+		}
+		included := rs.opts.Include.Empty() || rs.opts.Include.Match(spath)
+		if n.Type == tree.Dir {
+			if !included && !rs.opts.Include.MayMatchBelow(spath) {
 				continue
 			}
-			rs.dirs = append(rs.dirs, dirMeta{path: path, node: *n})
-			if err := rs.walk(n.Subtree, path); err != nil {
+			if err := rs.dir(n, tpath, spath, included); err != nil {
 				return err
 			}
-		case tree.File:
-			if n.Links > 1 {
-				key := [2]uint64{n.Device, n.Inode}
-				if first, ok := rs.links[key]; ok {
-					rs.later = append(rs.later, hardlink{path: path, target: first, node: n})
-					continue
-				}
-				rs.links[key] = path
-			}
-			if err := rs.planFile(path, n); err != nil {
-				return err
-			}
-		default:
-			if err := rs.special(path, n); err != nil {
-				rs.fail(path, err)
-			} else {
-				rs.prog.Files.Add(1)
-			}
+			continue
+		}
+		if !included {
+			continue
+		}
+		if err := rs.entry(n, tpath); err != nil {
+			return err
 		}
 		if len(rs.files) >= batchFiles || rs.nwrite >= batchWrites {
 			if err := rs.flush(); err != nil {
@@ -198,6 +309,79 @@ func (rs *restorer) walk(id crypto.ID, dir string) error {
 		}
 	}
 	return nil
+}
+
+// dir restores a directory and walks into it.
+func (rs *restorer) dir(n *tree.Node, tpath, spath string, whole bool) error {
+	fi, err := os.Lstat(tpath)
+	switch {
+	case err == nil && !fi.IsDir():
+		rs.fail(tpath, errors.New("a file that is not a directory is in the way"))
+		return nil
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		rs.fail(tpath, err)
+		return nil
+	case err != nil:
+		rs.report(ActionRestore, tpath+"/")
+		if !rs.opts.DryRun {
+			if err := mkdir(tpath); err != nil {
+				rs.fail(tpath, err)
+				return nil
+			}
+		}
+	}
+	if !rs.opts.DryRun {
+		rs.dirs = append(rs.dirs, dirMeta{path: tpath, node: *n})
+	}
+	return rs.walk(n.Subtree, tpath, spath, whole)
+}
+
+// entry restores one entry that is not a directory.
+func (rs *restorer) entry(n *tree.Node, tpath string) error {
+	switch n.Type {
+	case tree.Dir:
+		return rs.dir(n, tpath, "/", true)
+	case tree.File:
+		if n.Links > 1 {
+			key := [2]uint64{n.Device, n.Inode}
+			if first, ok := rs.links[key]; ok {
+				rs.later = append(rs.later, hardlink{path: tpath, target: first, node: n})
+				return nil
+			}
+			rs.links[key] = tpath
+		}
+		return rs.file(n, tpath)
+	}
+	rs.special(tpath, n)
+	return nil
+}
+
+// deleteExtra removes the entries of dir that tree t does not have.
+func (rs *restorer) deleteExtra(dir, sdir string, t *tree.Tree) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			rs.fail(dir, err)
+		}
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if _, ok := t.Find(name); ok || strings.HasPrefix(name, tempPrefix) {
+			continue
+		}
+		spath := path.Join(sdir, name)
+		if rs.opts.Exclude.Match(spath) {
+			continue // left out of the restore, so not ours to delete
+		}
+		p := filepath.Join(dir, name)
+		rs.report(ActionDelete, p)
+		if !rs.opts.DryRun {
+			if err := os.RemoveAll(p); err != nil {
+				rs.fail(p, err)
+			}
+		}
+	}
 }
 
 func mkdir(path string) error {
@@ -248,8 +432,13 @@ func (rs *restorer) planFile(path string, n *tree.Node) error {
 func (rs *restorer) flush() error {
 	files, packs := rs.files, rs.packs
 	rs.files, rs.packs, rs.nwrite = nil, map[crypto.ID]map[crypto.ID]*blobWrites{}, 0
+	defer func() {
+		items := rs.verify
+		rs.verify = nil
+		rs.verifyBatch(items)
+	}()
 	for _, fs := range files {
-		if fs.remaining.Load() == 0 { // empty file
+		if fs.remaining.Load() == 0 { // empty, or every blob already there
 			fs.mu.Lock()
 			err := rs.open(fs)
 			fs.mu.Unlock()
@@ -304,7 +493,11 @@ func (rs *restorer) open(fs *fileState) error {
 	if fi, err := os.Lstat(fs.path); err == nil && fi.IsDir() {
 		return fmt.Errorf("a directory is in the way")
 	}
-	f, err := os.OpenFile(fs.tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	flags := os.O_CREATE | os.O_TRUNC | os.O_WRONLY
+	if fs.resume {
+		flags = os.O_WRONLY // keep what an interrupted run or the old file left
+	}
+	f, err := os.OpenFile(fs.tmp, flags, 0o600)
 	if err != nil {
 		return err
 	}
@@ -339,7 +532,7 @@ func (rs *restorer) finish(fs *fileState) {
 		rs.fail(fs.path, err)
 		return
 	}
-	rs.prog.Files.Add(1)
+	rs.checkLater(fs.path, fs.node)
 }
 
 type segment struct {
@@ -429,8 +622,14 @@ func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
 	if !fs.failed.Load() {
 		fs.mu.Lock()
 		err := rs.open(fs)
-		if err == nil && fs.f != nil && !zero {
-			_, err = fs.f.WriteAt(data, wr.offset)
+		if err == nil && fs.f != nil {
+			switch {
+			case !zero:
+				_, err = fs.f.WriteAt(data, wr.offset)
+			case fs.resume:
+				// The old data there is not zero: make it a hole.
+				err = punchHole(fs.f, wr.offset, int64(len(data)))
+			}
 		}
 		fs.mu.Unlock()
 		if err != nil && !fs.failed.Swap(true) {
@@ -469,20 +668,30 @@ func allZero(b []byte) bool {
 }
 
 func (rs *restorer) link(l hardlink) {
-	if _, err := os.Lstat(l.target); err != nil {
+	target, terr := os.Lstat(l.target)
+	if terr != nil && !rs.opts.DryRun {
 		rs.fail(l.path, fmt.Errorf("hard link target %s was not restored", l.target))
 		return
 	}
+	act := ActionRestore
 	if fi, err := os.Lstat(l.path); err == nil {
 		if fi.IsDir() {
 			rs.fail(l.path, fmt.Errorf("a directory is in the way"))
 			return
 		}
-		os.Remove(l.path)
+		act = rs.decide(l.node, fi, func() bool { return terr == nil && os.SameFile(fi, target) })
+		if act == ActionSkip || act == ActionUnchanged {
+			rs.report(act, l.path)
+			return
+		}
+		act = ActionUpdate
 	}
-	if err := os.Link(l.target, l.path); err != nil {
-		rs.fail(l.path, err)
+	rs.report(act, l.path)
+	if rs.opts.DryRun {
 		return
 	}
-	rs.prog.Files.Add(1)
+	os.Remove(l.path)
+	if err := os.Link(l.target, l.path); err != nil {
+		rs.fail(l.path, err)
+	}
 }

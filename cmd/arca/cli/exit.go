@@ -6,6 +6,7 @@ import (
 
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backup"
+	"github.com/arcabackup/arca/repo/restore"
 )
 
 // Exit codes. They are listed in the root command's help.
@@ -21,7 +22,8 @@ const (
 const exitHelp = `Exit codes:
   0    success
   1    error
-  3    backup finished, but some files could not be read (the snapshot lists them)
+  3    backup finished, but some files could not be read (the snapshot lists them);
+       restore finished, but some entries could not be restored (each was reported)
   10   no repository at the given location
   12   wrong password or no key found
   130  interrupted`
@@ -37,7 +39,7 @@ func ExitCode(err error) int {
 		return ExitNoRepository
 	case errors.Is(err, repo.ErrWrongPassword):
 		return ExitWrongPass
-	case errors.Is(err, backup.ErrPartial):
+	case errors.Is(err, backup.ErrPartial), errors.Is(err, restore.ErrIncomplete):
 		return ExitPartial
 	}
 	return ExitError

@@ -1,55 +1,164 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/filter"
 	"github.com/arcabackup/arca/repo/restore"
 	"github.com/spf13/cobra"
 )
 
+// restoreFilterFlags are restore's --include and --exclude options.
+type restoreFilterFlags struct {
+	include, iinclude, includeFile, iincludeFile []string
+	exclude, iexclude, excludeFile, iexcludeFile []string
+}
+
+func (r *restoreFilterFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVarP(&r.include, "include", "i", nil, "restore only paths matching `pattern` (repeatable; docs/filters.md)")
+	f.StringArrayVar(&r.iinclude, "iinclude", nil, "like --include, ignoring case")
+	f.StringArrayVar(&r.includeFile, "include-file", nil, "read include patterns from a `file`")
+	f.StringArrayVar(&r.iincludeFile, "iinclude-file", nil, "like --include-file, ignoring case")
+	f.StringArrayVarP(&r.exclude, "exclude", "e", nil, "do not restore paths matching `pattern` (repeatable)")
+	f.StringArrayVar(&r.iexclude, "iexclude", nil, "like --exclude, ignoring case")
+	f.StringArrayVar(&r.excludeFile, "exclude-file", nil, "read exclude patterns from a `file`")
+	f.StringArrayVar(&r.iexcludeFile, "iexclude-file", nil, "like --exclude-file, ignoring case")
+}
+
+func patternList(plain, folded, plainFiles, foldedFiles []string) (*filter.List, error) {
+	l := &filter.List{}
+	if err := l.Add(plain, false); err != nil {
+		return nil, err
+	}
+	if err := l.Add(folded, true); err != nil {
+		return nil, err
+	}
+	for _, set := range []struct {
+		files []string
+		fold  bool
+	}{{plainFiles, false}, {foldedFiles, true}} {
+		for _, file := range set.files {
+			lines, err := readLines(file, true)
+			if err != nil {
+				return nil, err
+			}
+			if err := l.Add(lines, set.fold); err != nil {
+				return nil, fmt.Errorf("%s: %w", file, err)
+			}
+		}
+	}
+	if l.Empty() {
+		return nil, nil
+	}
+	return l, nil
+}
+
 func (a *app) restoreCommand() *cobra.Command {
-	var target string
+	var (
+		target    string
+		overwrite string
+		pick      pickFlags
+		filters   restoreFilterFlags
+		opts      restore.Options
+	)
 	cmd := &cobra.Command{
-		Use:   "restore SNAPSHOT --target DIR",
-		Short: "Restore a snapshot into a directory",
-		Long:  "Restore a snapshot into a directory. SNAPSHOT is an ID, a unique ID prefix, or 'latest'.",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		Use:   "restore [SNAPSHOT[:PATH]] --target DIR",
+		Short: "Restore a snapshot, a directory or files of it into a directory",
+		Long: `Restores a snapshot into a directory. SNAPSHOT is an ID, a unique prefix, or
+latest (the latest passing --host/--tag/--path); --at TIME picks the newest
+snapshot taken at or before TIME instead. SNAPSHOT:PATH restores what is at PATH
+in the snapshot: a directory's contents, or one file. --include and --exclude
+select paths inside the snapshot (docs/filters.md).
+
+Existing files: --overwrite if-changed (default) leaves files whose content
+already matches and fixes their metadata; always replaces them; if-newer
+replaces them only with newer ones; never leaves them. Files are written under
+a temporary name and renamed into place, so an interrupted restore can simply
+be run again: complete files are kept, partial ones completed.`,
+		Args: cobra.RangeArgs(0, 1),
+		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
 			if target == "" {
 				return fmt.Errorf("restore: --target is required")
 			}
-			r, err := a.openRepo(cmd.Context())
-			if err != nil {
+			var err error
+			if opts.Overwrite, err = restore.ParseOverwrite(overwrite); err != nil {
 				return err
 			}
-			defer r.Close()
-			sn, err := findSnapshot(cmd, r, args[0])
+			if opts.Include, err = patternList(filters.include, filters.iinclude, filters.includeFile, filters.iincludeFile); err != nil {
+				return err
+			}
+			if opts.Exclude, err = patternList(filters.exclude, filters.iexclude, filters.excludeFile, filters.iexcludeFile); err != nil {
+				return err
+			}
+			ref := ""
+			if len(args) == 1 {
+				ref = args[0]
+			}
+			sn, sub, err := a.pick(ctx, r, &pick, ref)
 			if err != nil {
 				return err
 			}
 			prog := &restore.Progress{}
 			start := time.Now()
 			if !a.json {
-				a.printf("restoring snapshot %s of %s at %s to %s\n", sn.ID.Short(), sn.Hostname, sn.Time.Local().Format(time.DateTime), target)
+				verb := "restoring"
+				if opts.DryRun {
+					verb = "would restore"
+				}
+				a.printf("%s %s of snapshot %s of %s at %s to %s\n", verb, sub, sn.ID.Short(), sn.Hostname, sn.Time.Local().Format(time.DateTime), target)
+			}
+			opts.Target, opts.Root, opts.Progress = target, sub, prog
+			opts.Warn = func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) }
+			if opts.DryRun || a.verbose > 0 {
+				opts.Report = func(act restore.Action, path string) {
+					if act == restore.ActionUnchanged && a.verbose < 2 {
+						return
+					}
+					if a.json {
+						a.printJSON(map[string]any{"message_type": "verbose_status", "action": act, "item": path})
+					} else {
+						a.printf("%-9s %s\n", act, path)
+					}
+				}
 			}
 			stop := a.startProgress(restoreView{prog})
-			err = restore.Run(cmd.Context(), r, sn, restore.Options{
-				Target: target, Progress: prog,
-				Warn: func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) },
-			})
+			err = restore.Run(ctx, r, sn, opts)
 			stop()
+			el := time.Since(start)
 			if a.json {
-				a.printJSON(map[string]any{"message_type": "summary", "snapshot_id": sn.ID, "files_restored": prog.Files.Load(),
+				a.printJSON(map[string]any{"message_type": "summary", "snapshot_id": sn.ID, "dry_run": opts.DryRun,
+					"files_restored": prog.Files.Load(), "files_unchanged": prog.Unchanged.Load(), "files_skipped": prog.Skipped.Load(),
+					"files_deleted": prog.Deleted.Load(), "files_verified": prog.Verified.Load(),
 					"bytes_restored": prog.Bytes.Load(), "bytes_read": prog.BytesRead.Load(), "errors": prog.Errors.Load(),
-					"total_duration": time.Since(start).Seconds()})
-			} else {
-				a.printf("restored %d files, %s in %s\n", prog.Files.Load(), bytesText(prog.Bytes.Load()), time.Since(start).Round(time.Millisecond))
+					"total_duration": el.Seconds()})
+				return err
+			}
+			verb := "restored"
+			if opts.DryRun {
+				verb = "would restore"
+			}
+			a.printf("%s %d files (%s), %d unchanged, %d skipped, %d deleted; read %s from the repository in %s\n",
+				verb, prog.Files.Load(), bytesText(prog.Bytes.Load()), prog.Unchanged.Load(), prog.Skipped.Load(),
+				prog.Deleted.Load(), bytesText(prog.BytesRead.Load()), el.Round(time.Millisecond))
+			if opts.Verify {
+				a.printf("verified %d files\n", prog.Verified.Load())
 			}
 			return err
-		},
+		}),
 	}
-	cmd.Flags().StringVarP(&target, "target", "t", "", "directory to restore into")
+	f := cmd.Flags()
+	f.StringVarP(&target, "target", "t", "", "directory to restore into")
+	pick.register(f)
+	filters.register(cmd)
+	f.StringVar(&overwrite, "overwrite", string(restore.OverwriteIfChanged), "existing files: always, if-changed, if-newer or never")
+	f.BoolVar(&opts.Delete, "delete", false, "delete files in the target that the snapshot does not have (in restored directories)")
+	f.BoolVarP(&opts.DryRun, "dry-run", "n", false, "print what would change; write nothing")
+	f.BoolVar(&opts.Verify, "verify", false, "read every restored file back and check it against the snapshot")
+	f.BoolVar(&opts.NumericOwner, "numeric-owner", false, "restore the stored user and group IDs, not the IDs of the stored names")
 	return cmd
 }
 
@@ -61,5 +170,6 @@ func (v restoreView) line(el time.Duration) string {
 
 func (v restoreView) status(el time.Duration) any {
 	return map[string]any{"message_type": "status", "seconds_elapsed": int64(el.Seconds()), "files_restored": v.p.Files.Load(),
-		"bytes_restored": v.p.Bytes.Load(), "bytes_read": v.p.BytesRead.Load(), "error_count": v.p.Errors.Load()}
+		"files_unchanged": v.p.Unchanged.Load(), "bytes_restored": v.p.Bytes.Load(), "bytes_read": v.p.BytesRead.Load(),
+		"error_count": v.p.Errors.Load()}
 }

@@ -1,0 +1,4 @@
+package restore
+
+// TempName is tempName for tests.
+var TempName = tempName

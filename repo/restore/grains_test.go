@@ -1,0 +1,429 @@
+package restore_test
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backup"
+	"github.com/arcabackup/arca/repo/filter"
+	"github.com/arcabackup/arca/repo/repotest"
+	"github.com/arcabackup/arca/repo/restore"
+	"github.com/arcabackup/arca/repo/snapshot"
+)
+
+func put(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// listFiles returns the regular files and symlinks under root with their
+// contents (link targets), relative to root.
+func listFiles(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || p == root {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		switch {
+		case fi.Mode().IsRegular():
+			b, _ := os.ReadFile(p)
+			out[rel] = string(b)
+		case fi.Mode()&os.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			out[rel] = "-> " + l
+		}
+		return nil
+	})
+	return out
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func snap(t *testing.T, r *repo.Repository, src string) *snapshot.Snapshot {
+	t.Helper()
+	sn, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sn
+}
+
+func TestGrains(t *testing.T) {
+	r := repotest.New(t)
+	src := t.TempDir()
+	put(t, src, map[string]string{
+		"etc/app.conf": "conf", "etc/db.conf": "db", "home/ann/notes.txt": "notes",
+		"home/ann/photos/a.jpg": "jpeg", "home/bob/x.log": "log", "var/dump.sql": "sql",
+	})
+	sn := snap(t, r, src)
+	pat := func(p ...string) *filter.List {
+		l, err := filter.NewList(p, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	for _, c := range []struct {
+		name string
+		opts restore.Options
+		want []string
+	}{
+		{"subtree", restore.Options{Root: src + "/home/ann"}, []string{"notes.txt", "photos/a.jpg"}},
+		{"one file", restore.Options{Root: src + "/var/dump.sql"}, []string{"dump.sql"}},
+		{"include", restore.Options{Root: src, Include: pat("*.conf", "photos")},
+			[]string{"etc/app.conf", "etc/db.conf", "home/ann/photos/a.jpg"}},
+		{"include anchored", restore.Options{Root: src, Include: pat(src + "/home/bob")}, []string{"home/bob/x.log"}},
+		{"exclude", restore.Options{Root: src, Exclude: pat("home", "*.sql")}, []string{"etc/app.conf", "etc/db.conf"}},
+		{"include and exclude", restore.Options{Root: src, Include: pat("home"), Exclude: pat("*.jpg")},
+			[]string{"home/ann/notes.txt", "home/bob/x.log"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			target := t.TempDir()
+			c.opts.Target = target
+			if err := restore.Run(t.Context(), r, sn, c.opts); err != nil {
+				t.Fatal(err)
+			}
+			if got := keys(listFiles(t, target)); !slices.Equal(got, c.want) {
+				t.Errorf("restored %q; want %q", got, c.want)
+			}
+		})
+	}
+	// A path the snapshot does not have is an error naming it.
+	err := restore.Run(t.Context(), r, sn, restore.Options{Target: t.TempDir(), Root: src + "/nope"})
+	if err == nil || !strings.Contains(err.Error(), "/nope") {
+		t.Errorf("missing root: %v", err)
+	}
+}
+
+// TestOverwriteModes restores over a target where one file is unchanged,
+// one has other content with the same size and mtime... every case once
+// per mode.
+func TestOverwriteModes(t *testing.T) {
+	r := repotest.New(t)
+	src := t.TempDir()
+	put(t, src, map[string]string{"same": "same", "older": "snapshot", "newer": "snapshot", "changed": "snapshot", "gone": "g"})
+	os.Symlink("same", filepath.Join(src, "link"))
+	old, young := time.Unix(1_700_000_000, 0), time.Unix(1_800_000_000, 0)
+	os.Chtimes(filepath.Join(src, "older"), young, young) // the snapshot's is newer than the target's
+	os.Chtimes(filepath.Join(src, "newer"), old, old)     // the target's is newer
+	sn := snap(t, r, src)
+	prepare := func(target string) {
+		restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src})
+		os.WriteFile(filepath.Join(target, "older"), []byte("target"), 0o644)
+		os.Chtimes(filepath.Join(target, "older"), old, old)
+		os.WriteFile(filepath.Join(target, "newer"), []byte("target"), 0o644)
+		os.Chtimes(filepath.Join(target, "newer"), young, young)
+		os.WriteFile(filepath.Join(target, "changed"), []byte("TARGET!!"), 0o644) // same size, new mtime
+		os.Remove(filepath.Join(target, "gone"))
+	}
+	for _, c := range []struct {
+		mode restore.Overwrite
+		want map[string]string
+		acts map[restore.Action]int
+	}{
+		{restore.OverwriteAlways, map[string]string{"older": "snapshot", "newer": "snapshot", "changed": "snapshot"},
+			map[restore.Action]int{restore.ActionUpdate: 5, restore.ActionRestore: 1}},
+		{restore.OverwriteIfChanged, map[string]string{"older": "snapshot", "newer": "snapshot", "changed": "snapshot"},
+			map[restore.Action]int{restore.ActionUpdate: 3, restore.ActionUnchanged: 2, restore.ActionRestore: 1}},
+		{restore.OverwriteIfNewer, map[string]string{"older": "snapshot", "newer": "target", "changed": "TARGET!!"},
+			map[restore.Action]int{restore.ActionUpdate: 1, restore.ActionSkip: 4, restore.ActionRestore: 1}},
+		{restore.OverwriteNever, map[string]string{"older": "target", "newer": "target", "changed": "TARGET!!"},
+			map[restore.Action]int{restore.ActionSkip: 5, restore.ActionRestore: 1}},
+	} {
+		t.Run(string(c.mode), func(t *testing.T) {
+			target := t.TempDir()
+			prepare(target)
+			acts := map[restore.Action]int{}
+			err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Overwrite: c.mode,
+				Report: func(a restore.Action, p string) { acts[a]++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := listFiles(t, target)
+			for name, want := range c.want {
+				if got[name] != want {
+					t.Errorf("%s = %q; want %q", name, got[name], want)
+				}
+			}
+			if got["same"] != "same" || got["gone"] != "g" || got["link"] != "-> same" {
+				t.Errorf("same/gone/link = %q/%q/%q", got["same"], got["gone"], got["link"])
+			}
+			if !maps(acts, c.acts) {
+				t.Errorf("actions %v; want %v", acts, c.acts)
+			}
+		})
+	}
+}
+
+func maps(a, b map[restore.Action]int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDeleteAndDryRun(t *testing.T) {
+	r := repotest.New(t)
+	src := t.TempDir()
+	put(t, src, map[string]string{"keep/a": "a", "keep/b": "b", "other/c": "c"})
+	sn := snap(t, r, src)
+	target := t.TempDir()
+	put(t, target, map[string]string{"keep/a": "old a", "keep/extra": "x", "keep/sub/deep": "d", "other/c": "c", "other/extra": "y", "top-extra": "z"})
+
+	// Dry run: reports, changes nothing.
+	before := listFiles(t, target)
+	var lines []string
+	err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Delete: true, DryRun: true,
+		Include: mustList(t, "keep"), Report: func(a restore.Action, p string) {
+			rel, _ := filepath.Rel(target, p)
+			lines = append(lines, string(a)+" "+rel)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := listFiles(t, target); !equalMaps(before, after) {
+		t.Errorf("dry run changed the target: %v", after)
+	}
+	sort.Strings(lines)
+	want := []string{"delete keep/extra", "delete keep/sub", "restore keep/b", "update keep/a"}
+	if !slices.Equal(lines, want) {
+		t.Errorf("dry run reports %q; want %q", lines, want)
+	}
+
+	// The real run: only under the restored directory keep/.
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Delete: true, Include: mustList(t, "keep")}); err != nil {
+		t.Fatal(err)
+	}
+	got := listFiles(t, target)
+	wantFiles := map[string]string{"keep/a": "a", "keep/b": "b", "other/c": "c", "other/extra": "y", "top-extra": "z"}
+	if !equalMaps(got, wantFiles) {
+		t.Errorf("after --delete: %v; want %v", got, wantFiles)
+	}
+	// Whole snapshot with --delete: the rest goes too.
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Delete: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := keys(listFiles(t, target)); !slices.Equal(got, []string{"keep/a", "keep/b", "other/c"}) {
+		t.Errorf("after a whole --delete: %q", got)
+	}
+}
+
+func mustList(t *testing.T, p ...string) *filter.List {
+	l, err := filter.NewList(p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestVerify restores, then corrupts a file behind the restore's back
+// keeping size and mtime (so if-changed takes it as unchanged): --verify
+// finds it.
+func TestVerify(t *testing.T) {
+	r := repotest.New(t)
+	src := t.TempDir()
+	put(t, src, map[string]string{"a": "alpha", "b": "beta"})
+	sn := snap(t, r, src)
+	target := t.TempDir()
+	prog := &restore.Progress{}
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Verify: true, Progress: prog}); err != nil {
+		t.Fatal(err)
+	}
+	if prog.Verified.Load() != 2 {
+		t.Errorf("verified %d files; want 2", prog.Verified.Load())
+	}
+	p := filepath.Join(target, "a")
+	fi, _ := os.Stat(p)
+	os.WriteFile(p, []byte("ALPHA"), 0o644)
+	os.Chtimes(p, fi.ModTime(), fi.ModTime())
+	var warned []string
+	err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Verify: true,
+		Warn: func(path string, err error) { warned = append(warned, path+": "+err.Error()) }})
+	if !errors.Is(err, restore.ErrIncomplete) || len(warned) != 1 || !strings.HasPrefix(warned[0], p+": verify") {
+		t.Errorf("err = %v, warnings %q; want one verify failure for %s", err, warned, p)
+	}
+	// always rewrites it.
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Verify: true, Overwrite: restore.OverwriteAlways}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "alpha" {
+		t.Errorf("a = %q after an always restore", b)
+	}
+}
+
+// TestResumeAndReuse: a partial temporary file from an interrupted run and
+// a changed old version of a file are completed from what they hold, with
+// only the missing blobs read from the repository; zero runs become holes.
+func TestResumeAndReuse(t *testing.T) {
+	r := repotest.New(t)
+	src := t.TempDir()
+	data := make([]byte, 24<<20)
+	rand.NewChaCha8([32]byte{3}).Read(data)
+	copy(data[8<<20:], make([]byte, 4<<20)) // a zero run
+	os.WriteFile(filepath.Join(src, "big"), data, 0o644)
+	sn := snap(t, r, src)
+
+	target := t.TempDir()
+	prog := &restore.Progress{}
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Progress: prog}); err != nil {
+		t.Fatal(err)
+	}
+	full := prog.BytesRead.Load()
+	final := filepath.Join(target, "big")
+
+	// An interrupted run left the first half in the temporary file, and
+	// garbage where the zero run is.
+	os.Remove(final)
+	tmp := filepath.Join(target, tmpName(t, target))
+	half := append([]byte(nil), data[:12<<20]...)
+	copy(half[8<<20:], bytes.Repeat([]byte{0xff}, 1<<20))
+	os.WriteFile(tmp, half, 0o600)
+	prog = &restore.Progress{}
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Progress: prog}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, final, data)
+	if got := prog.BytesRead.Load(); got > full*3/4 {
+		t.Errorf("resume read %d of %d bytes; want about half", got, full)
+	}
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Errorf("temporary file left: %v", err)
+	}
+
+	// The old version differs in its last 1 MiB: the rest is reused.
+	f, _ := os.OpenFile(final, os.O_WRONLY, 0)
+	f.WriteAt(bytes.Repeat([]byte{1}, 1<<20), int64(len(data)-1<<20))
+	f.Close()
+	prog = &restore.Progress{}
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Progress: prog}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, final, data)
+	if got := prog.BytesRead.Load(); got > full/2 {
+		t.Errorf("updating one changed chunk read %d of %d bytes", got, full)
+	}
+	// An identical target reads nothing.
+	prog = &restore.Progress{}
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Progress: prog}); err != nil {
+		t.Fatal(err)
+	}
+	if prog.BytesRead.Load() != 0 || prog.Unchanged.Load() != 1 {
+		t.Errorf("identical target: read %d bytes, %d unchanged", prog.BytesRead.Load(), prog.Unchanged.Load())
+	}
+}
+
+// tmpName is the temporary name a restore uses for "big" in dir.
+func tmpName(t *testing.T, dir string) string {
+	return filepath.Base(restore.TempName(filepath.Join(dir, "big")))
+}
+
+func checkFile(t *testing.T, p string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(p)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s: %d bytes, %v; want the snapshot's %d bytes", p, len(got), err, len(want))
+	}
+}
+
+// TestErrors: a file in the way of a directory, a directory in the way of
+// a file, a full disk and a read-only target are reported with their
+// path, and the rest is restored.
+func TestErrors(t *testing.T) {
+	r := repotest.New(t)
+	src := t.TempDir()
+	big := make([]byte, 3<<20)
+	rand.NewChaCha8([32]byte{4}).Read(big)
+	put(t, src, map[string]string{"dir/inside": "i", "file": "f", "ok": "fine", "big": string(big)})
+	sn := snap(t, r, src)
+
+	target := t.TempDir()
+	put(t, target, map[string]string{"dir": "I am a file", "file/x": "I am in a directory"})
+	var warned []string
+	err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src,
+		Warn: func(p string, err error) { warned = append(warned, p) }})
+	if !errors.Is(err, restore.ErrIncomplete) {
+		t.Fatalf("err = %v; want ErrIncomplete", err)
+	}
+	sort.Strings(warned)
+	if want := []string{filepath.Join(target, "dir"), filepath.Join(target, "file")}; !slices.Equal(warned, want) {
+		t.Errorf("warnings for %q; want %q", warned, want)
+	}
+	if got := listFiles(t, target); got["ok"] != "fine" || got["big"] != string(big) {
+		t.Errorf("the rest was not restored: %v", keys(got))
+	}
+
+	if os.Geteuid() != 0 {
+		t.Skip("mounting file systems needs root")
+	}
+	mount := func(opts string) string {
+		dir := t.TempDir()
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
+			t.Skipf("mount tmpfs: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", dir).Run() })
+		return dir
+	}
+	// A full disk: big does not fit, the small files do.
+	full := mount("size=1m")
+	warned = nil
+	err = restore.Run(t.Context(), r, sn, restore.Options{Target: full, Root: src,
+		Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }})
+	if !errors.Is(err, restore.ErrIncomplete) || len(warned) != 1 || !strings.Contains(warned[0], filepath.Join(full, "big")) ||
+		!strings.Contains(warned[0], syscall.ENOSPC.Error()) {
+		t.Errorf("full disk: err %v, warnings %q", err, warned)
+	}
+	if got := listFiles(t, full); got["ok"] != "fine" || got["dir/inside"] != "i" || len(got) != 3 {
+		t.Errorf("full disk: restored %q", keys(got))
+	}
+	// A read-only target.
+	ro := mount("ro,size=1m")
+	err = restore.Run(t.Context(), r, sn, restore.Options{Target: ro, Root: src})
+	if err == nil || !strings.Contains(err.Error(), ro) || !strings.Contains(err.Error(), "not writable") {
+		t.Errorf("read-only target: %v", err)
+	}
+}
