@@ -194,4 +194,18 @@ func TestPostgresShop(t *testing.T) {
 			t.Errorf("table %s: restored %s; want %s (state at the first backup)", tbl, got[tbl], want)
 		}
 	}
+
+	// The same through a pipe: arca dump | psql.
+	pg.psql("postgres", "CREATE DATABASE shop_dumped")
+	pipe := exec.Command("sh", "-c", `"$ARCA" -r "$REPO" dump "$SNAP" /shop.sql | psql -X -q -v ON_ERROR_STOP=1 -d shop_dumped`)
+	pipe.Env = append(append(append([]string{}, e.vars...), pg.env...), "ARCA="+arcaBin, "REPO="+repoDir, "SNAP="+first.SnapshotID)
+	if out, err := pipe.CombinedOutput(); err != nil {
+		t.Fatalf("arca dump | psql: %v\n%s", err, out)
+	}
+	got = pg.checksums("shop_dumped")
+	for tbl, want := range before {
+		if got[tbl] != want {
+			t.Errorf("table %s: dumped %s; want %s (state at the first backup)", tbl, got[tbl], want)
+		}
+	}
 }

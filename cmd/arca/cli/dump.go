@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/dump"
+	"github.com/arcabackup/arca/repo/tree"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) dumpCommand() *cobra.Command {
+	var (
+		pick    pickFlags
+		archive string
+	)
+	cmd := &cobra.Command{
+		Use:   "dump [SNAPSHOT] PATH",
+		Short: "Write a file of a snapshot to standard output, or a directory as a tar or zip archive",
+		Long: `Writes the file at PATH in SNAPSHOT to standard output; a directory (or / for
+the whole snapshot) is written as an archive (--archive tar or zip). SNAPSHOT
+may also be given as SNAPSHOT:PATH, or chosen with --at. A snapshot of a stream
+(backup --stdin) holds one file, e.g. /shop.sql:
+
+  arca dump latest /shop.sql | psql -d shop`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
+			ref, p := "", ""
+			switch {
+			case len(args) == 2:
+				ref, p = args[0], args[1]
+			case strings.Contains(args[0], ":"):
+				ref = args[0]
+			case pick.at != "":
+				p = args[0]
+			default:
+				return fmt.Errorf("give SNAPSHOT and PATH, SNAPSHOT:PATH, or --at and PATH")
+			}
+			sn, sub, err := a.pick(ctx, r, &pick, ref)
+			if err != nil {
+				return err
+			}
+			if p == "" {
+				p = sub
+			}
+			p = path.Clean("/" + p)
+			n, err := tree.Lookup(ctx, r, sn.Tree, p)
+			if err != nil {
+				return fmt.Errorf("%s in snapshot %s: %w", p, sn.ID.Short(), err)
+			}
+			if n.Type == tree.File && !cmd.Flags().Changed("archive") {
+				return dump.File(ctx, r, n, a.stdout)
+			}
+			if a.isTerminal() {
+				return fmt.Errorf("not writing a %s archive to a terminal: redirect standard output", archive)
+			}
+			return dump.Archive(ctx, r, n, path.Base(p), archive, a.stdout)
+		}),
+	}
+	pick.register(cmd.Flags())
+	cmd.Flags().StringVarP(&archive, "archive", "a", dump.Tar, "archive format for directories: tar or zip")
+	return cmd
+}
