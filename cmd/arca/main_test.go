@@ -220,9 +220,13 @@ func TestBackupRestoreCLI(t *testing.T) {
 	e.must("-r", repoDir, "restore", id, "--target", target)
 	fstest.Compare(t, src, filepath.Join(target, src))
 
-	ls := e.must("-r", repoDir, "ls", "latest", src+"/dir").stdout
+	ls := e.must("-r", repoDir, "ls", "--recursive", "latest", src+"/dir").stdout
 	if !strings.Contains(ls, src+"/dir/a/b/c/deep.txt") || strings.Contains(ls, src+"/small.txt") {
-		t.Errorf("ls under dir:\n%s", ls)
+		t.Errorf("ls --recursive under dir:\n%q", ls)
+	}
+	ls = e.must("-r", repoDir, "ls", "latest:"+src+"/dir").stdout
+	if !strings.Contains(ls, src+"/dir/a\n") || strings.Contains(ls, "deep.txt") {
+		t.Errorf("ls of dir:\n%q", ls)
 	}
 	if long := e.must("-r", repoDir, "ls", "-l", "latest", src+"/exec.sh").stdout; !strings.HasPrefix(long, "-rwxr-xr-x") {
 		t.Errorf("ls -l: %q", long)

@@ -246,14 +246,16 @@ func (rs *restorer) fail(path string, err error) {
 }
 
 func (rs *restorer) report(a Action, path string) {
-	switch a {
-	case ActionRestore, ActionUpdate:
+	switch {
+	case strings.HasSuffix(path, "/"):
+		// directories are not counted
+	case a == ActionRestore || a == ActionUpdate:
 		rs.prog.Files.Add(1)
-	case ActionUnchanged:
+	case a == ActionUnchanged:
 		rs.prog.Unchanged.Add(1)
-	case ActionSkip:
+	case a == ActionSkip:
 		rs.prog.Skipped.Add(1)
-	case ActionDelete:
+	case a == ActionDelete:
 		rs.prog.Deleted.Add(1)
 	}
 	if rs.opts.Report != nil {

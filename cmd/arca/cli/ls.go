@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/arcabackup/arca/repo"
@@ -29,23 +30,43 @@ type nodeJSON struct {
 }
 
 func (a *app) lsCommand() *cobra.Command {
-	var long bool
+	var (
+		long, recursive bool
+		pick            pickFlags
+	)
 	cmd := &cobra.Command{
-		Use:   "ls SNAPSHOT [PATH]",
-		Short: "List the files of a snapshot, recursively, under PATH",
-		Args:  cobra.RangeArgs(1, 2),
+		Use:   "ls [SNAPSHOT[:PATH]] [PATH]",
+		Short: "List the entries of a snapshot",
+		Long: `Lists the entries of a snapshot: all of them without PATH; with PATH, the
+entry at PATH and, for a directory, its contents (all the way down with
+--recursive). SNAPSHOT may be chosen with --at instead.`,
+		Args: cobra.RangeArgs(0, 2),
 		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
-			sn, err := findSnapshot(cmd, r, args[0])
+			ref, p := "", ""
+			switch {
+			case len(args) == 2:
+				ref, p = args[0], args[1]
+			case len(args) == 1 && pick.at != "" && !strings.Contains(args[0], ":") && args[0] != "latest":
+				p = args[0]
+			case len(args) == 1:
+				ref = args[0]
+			}
+			sn, sub, err := a.pick(ctx, r, &pick, ref)
 			if err != nil {
 				return err
 			}
-			start := "/"
-			if len(args) == 2 {
-				start = path.Clean("/" + args[1])
+			if p == "" && sub != "/" {
+				p = sub
 			}
+			deep := recursive || p == ""
+			start := path.Clean("/" + p)
 			node, err := tree.Lookup(ctx, r, sn.Tree, start)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s in snapshot %s: %w", start, sn.ID.Short(), err)
+			}
+			if a.json {
+				a.printJSON(map[string]any{"struct_type": "snapshot", "id": sn.ID, "short_id": sn.ID.Short(), "time": sn.Time,
+					"hostname": sn.Hostname, "paths": sn.Paths, "tags": sn.Tags, "tree": sn.Tree})
 			}
 			print := func(p string, n *tree.Node) error {
 				switch {
@@ -56,15 +77,25 @@ func (a *app) lsCommand() *cobra.Command {
 				default:
 					fmt.Fprintln(a.stdout, p)
 				}
+				if n.Type == tree.Dir && !deep {
+					return tree.SkipDir
+				}
 				return nil
 			}
+			if start != "/" {
+				if err := print(start, node); err != nil && err != tree.SkipDir {
+					return err
+				}
+			}
 			if node.Type != tree.Dir {
-				return print(start, node)
+				return nil
 			}
 			return tree.Walk(ctx, r, node.Subtree, start, print)
 		}),
 	}
+	pick.register(cmd.Flags())
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "show mode, owner, size and time")
+	cmd.Flags().BoolVar(&recursive, "recursive", false, "list directories given as PATH all the way down")
 	return cmd
 }
 
