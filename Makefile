@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 4s
 
-.PHONY: all build deps test unit race fuzz lint bench compare releases clean
+.PHONY: all build deps test unit race fuzz lint bench compare releases restore-bench clean
 
 all: build
 
@@ -66,6 +66,10 @@ compare:
 # (docs/bench/README.md).
 releases:
 	bash docs/bench/releases.sh
+
+# restore-bench: a fresh restore against one over an identical target.
+restore-bench:
+	bash docs/bench/restore.sh
 
 clean:
 	rm -rf bin

@@ -51,3 +51,31 @@ func BenchmarkRestore(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkRestoreIdentical restores over a target that already holds the
+// snapshot: every file is found unchanged and nothing is read from the
+// repository.
+func BenchmarkRestoreIdentical(b *testing.B) {
+	src := filepath.Join(b.TempDir(), "src")
+	size := fstest.Generate(b, src, 4)
+	r := repotest.New(b)
+	sn, err := backup.Run(b.Context(), r, backup.Options{Paths: []string{src}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	target := b.TempDir()
+	if err := restore.Run(b.Context(), r, sn, restore.Options{Target: target}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		prog := &restore.Progress{}
+		if err := restore.Run(b.Context(), r, sn, restore.Options{Target: target, Progress: prog}); err != nil {
+			b.Fatal(err)
+		}
+		if prog.BytesRead.Load() != 0 {
+			b.Fatalf("read %d bytes from the repository", prog.BytesRead.Load())
+		}
+	}
+}

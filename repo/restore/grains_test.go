@@ -427,3 +427,33 @@ func TestErrors(t *testing.T) {
 		t.Errorf("read-only target: %v", err)
 	}
 }
+
+// TestUnchangedGetsMetadata: an unchanged file whose mode and mtime were
+// changed in the target gets them back without being rewritten.
+func TestUnchangedGetsMetadata(t *testing.T) {
+	r := repotest.New(t)
+	src := t.TempDir()
+	put(t, src, map[string]string{"f": "content"})
+	os.Chmod(filepath.Join(src, "f"), 0o640)
+	sn := snap(t, r, src)
+	target := t.TempDir()
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src}); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(target, "f")
+	want, _ := os.Stat(p)
+	os.Chmod(p, 0o777)
+	var ino1 syscall.Stat_t
+	syscall.Stat(p, &ino1)
+	prog := &restore.Progress{}
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Progress: prog}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.Stat(p)
+	var ino2 syscall.Stat_t
+	syscall.Stat(p, &ino2)
+	if got.Mode() != want.Mode() || !got.ModTime().Equal(want.ModTime()) || ino1.Ino != ino2.Ino || prog.Unchanged.Load() != 1 {
+		t.Errorf("mode %v mtime %v inode %d->%d unchanged %d; want %v, %v, the same inode, 1",
+			got.Mode(), got.ModTime(), ino1.Ino, ino2.Ino, prog.Unchanged.Load(), want.Mode(), want.ModTime())
+	}
+}

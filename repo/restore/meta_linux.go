@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 
 	"github.com/arcabackup/arca/repo/tree"
 	"github.com/zeebo/blake3"
@@ -198,6 +199,32 @@ func punchHole(f *os.File, off, n int64) error {
 		}
 		off += k
 		n -= k
+	}
+	return nil
+}
+
+// fixMeta makes the metadata of path (whose lstat is fi) match n, changing
+// only what differs: an entry that is already right costs no syscall. An
+// access time that was not stored is left as it is.
+func (rs *restorer) fixMeta(path string, n *tree.Node, fi os.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return rs.setMeta(path, n, nil)
+	}
+	if rs.owner {
+		uid, gid := rs.ids(n)
+		if int(st.Uid) != uid || int(st.Gid) != gid {
+			return rs.setMeta(path, n, nil)
+		}
+	}
+	if n.Type != tree.Symlink && st.Mode&0o7777 != unixMode(n.Mode) {
+		return rs.setMeta(path, n, nil)
+	}
+	if len(n.Xattrs) > 0 {
+		return rs.setMeta(path, n, nil)
+	}
+	if st.Mtim.Nano() != n.ModTime || n.AccessTime != 0 && st.Atim.Nano() != n.AccessTime {
+		return rs.setMeta(path, n, nil)
 	}
 	return nil
 }

@@ -72,7 +72,7 @@ func (rs *restorer) file(n *tree.Node, tpath string) error {
 		case ActionUnchanged:
 			rs.report(act, tpath)
 			if !rs.opts.DryRun {
-				if err := rs.setMeta(tpath, n, nil); err != nil {
+				if err := rs.fixMeta(tpath, n, fi); err != nil {
 					rs.fail(tpath, err)
 				}
 				rs.checkLater(tpath, n)
@@ -276,7 +276,7 @@ func (rs *restorer) special(tpath string, n *tree.Node) {
 		case ActionUnchanged:
 			rs.report(act, tpath)
 			if !rs.opts.DryRun {
-				if err := rs.setMeta(tpath, n, nil); err != nil {
+				if err := rs.fixMeta(tpath, n, fi); err != nil {
 					rs.fail(tpath, err)
 				}
 			}

@@ -226,7 +226,11 @@ func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Op
 	if !opts.DryRun {
 		for i := len(rs.dirs) - 1; i >= 0; i-- {
 			d := rs.dirs[i]
-			if err := rs.setMeta(d.path, &d.node, nil); err != nil {
+			fi, err := os.Lstat(d.path)
+			if err == nil {
+				err = rs.fixMeta(d.path, &d.node, fi)
+			}
+			if err != nil {
 				rs.fail(d.path, err)
 			}
 		}
