@@ -14,12 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backup"
 	"github.com/arcabackup/arca/repo/filter"
 	"github.com/arcabackup/arca/repo/repotest"
 	"github.com/arcabackup/arca/repo/restore"
 	"github.com/arcabackup/arca/repo/snapshot"
+	"github.com/arcabackup/arca/repo/tree"
 )
 
 func put(t *testing.T, root string, files map[string]string) {
@@ -455,5 +458,61 @@ func TestUnchangedGetsMetadata(t *testing.T) {
 	if got.Mode() != want.Mode() || !got.ModTime().Equal(want.ModTime()) || ino1.Ino != ino2.Ino || prog.Unchanged.Load() != 1 {
 		t.Errorf("mode %v mtime %v inode %d->%d unchanged %d; want %v, %v, the same inode, 1",
 			got.Mode(), got.ModTime(), ino1.Ino, ino2.Ino, prog.Unchanged.Load(), want.Mode(), want.ModTime())
+	}
+}
+
+// TestOwnerByName: as root, owners are restored by name where the name
+// exists here, by the stored ID otherwise, and always by ID with
+// NumericOwner.
+func TestOwnerByName(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("setting owners needs root")
+	}
+	ctx := t.Context()
+	r := repotest.New(t)
+	w := r.NewWriter(ctx, repo.WriterOptions{})
+	comp := w.NewCompressor()
+	data := []byte("owned")
+	id := r.Key().NewIDHasher().Sum(data)
+	if _, err := w.SaveBlob(pack.DataBlob, id, append([]byte(nil), data...), comp); err != nil {
+		t.Fatal(err)
+	}
+	file := func(name, user string, uid uint32) tree.Node {
+		return tree.Node{Name: name, Type: tree.File, Mode: 0o644, UID: uid, GID: uid, User: user, Group: user,
+			Size: uint64(len(data)), ModTime: time.Now().UnixNano(), Links: 1, Content: []crypto.ID{id}}
+	}
+	tr := &tree.Tree{Nodes: []tree.Node{file("by-name", "root", 4242), file("unknown-name", "no-such-user-here", 4343)}}
+	root, _, err := tree.Save(w, tr, comp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	sn := &snapshot.Snapshot{Time: time.Now(), Hostname: "h", Paths: []string{"/"}, Tree: root}
+	if _, err := snapshot.Save(ctx, r, sn); err != nil {
+		t.Fatal(err)
+	}
+	owner := func(p string) uint32 {
+		var st syscall.Stat_t
+		syscall.Stat(p, &st)
+		return st.Uid
+	}
+	for _, numeric := range []bool{false, true} {
+		target := t.TempDir()
+		if err := restore.Run(ctx, r, sn, restore.Options{Target: target, NumericOwner: numeric}); err != nil {
+			t.Fatal(err)
+		}
+		want := uint32(0)
+		if numeric {
+			want = 4242
+		}
+		if got := owner(filepath.Join(target, "by-name")); got != want {
+			t.Errorf("numeric %v: by-name owned by %d; want %d", numeric, got, want)
+		}
+		if got := owner(filepath.Join(target, "unknown-name")); got != 4343 {
+			t.Errorf("numeric %v: unknown-name owned by %d; want 4343", numeric, got)
+		}
 	}
 }
