@@ -162,3 +162,50 @@ func TestRestoreDryRunAndDump(t *testing.T) {
 		t.Errorf("the dump's tar holds %q", names)
 	}
 }
+
+// TestMountCLI mounts with the binary, reads a file through the kernel and
+// unmounts on Ctrl-C.
+func TestMountCLI(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
+		t.Skip("needs /dev/fuse and root")
+	}
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "f"), []byte("through fuse"), 0o644)
+	e.must("-r", repoDir, "backup", "--host", "h1", src)
+	mnt := filepath.Join(e.dir, "mnt")
+	os.Mkdir(mnt, 0o755)
+	cmd := exec.Command(arcaBin, "-r", repoDir, "mount", mnt)
+	cmd.Env = e.vars
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Command("umount", mnt).Run()
+	p := filepath.Join(mnt, "hosts", "h1")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if entries, _ := os.ReadDir(p); len(entries) > 0 {
+			p = filepath.Join(p, entries[0].Name(), src, "f")
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("not mounted:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != "through fuse" {
+		t.Errorf("read %s: %q, %v", p, b, err)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("arca mount after Ctrl-C: %v\n%s", err, out.String())
+	}
+	if entries, _ := os.ReadDir(mnt); len(entries) != 0 {
+		t.Errorf("still mounted after Ctrl-C: %d entries", len(entries))
+	}
+}
