@@ -19,7 +19,8 @@ import (
 
 // Generate fills dir with a tree holding regular files of many sizes
 // (empty, small, several chunks, sparse), nested and empty directories,
-// symlinks (also dangling), hard links, a FIFO, names that are not valid
+// symlinks (also dangling), hard links, a FIFO, device nodes (as root),
+// names that are not valid
 // UTF-8, xattrs and unusual modes. It returns the tree's total file bytes.
 func Generate(t testing.TB, dir string, seed uint64) int64 {
 	t.Helper()
@@ -74,8 +75,12 @@ func Generate(t testing.TB, dir string, seed uint64) int64 {
 	must(sp.Truncate(8 << 20))
 	must(sp.Close())
 	total += 8 << 20
-	// A FIFO.
+	// A FIFO, and as root a character and a block device.
 	must(unix.Mkfifo(filepath.Join(dir, "fifo"), 0o640))
+	if os.Geteuid() == 0 {
+		must(unix.Mknod(filepath.Join(dir, "null"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
+		must(unix.Mknod(filepath.Join(dir, "dir/loop"), unix.S_IFBLK|0o600, int(unix.Mkdev(7, 200))))
+	}
 	// Modes.
 	write("exec.sh", []byte("#!/bin/sh\n"))
 	must(os.Chmod(filepath.Join(dir, "exec.sh"), 0o755))
@@ -119,6 +124,7 @@ type Entry struct {
 	Xattrs  map[string]string
 	Inode   uint64 // for hard-link grouping
 	Blocks  int64
+	Rdev    uint64 // device nodes
 }
 
 // Scan reads the tree under dir into a map keyed by relative path.
@@ -136,6 +142,9 @@ func Scan(t testing.TB, dir string) map[string]Entry {
 		}
 		st := fi.Sys().(*syscall.Stat_t)
 		e := Entry{Mode: fi.Mode(), ModTime: st.Mtim.Nano(), Inode: st.Ino, Blocks: st.Blocks}
+		if fi.Mode()&fs.ModeDevice != 0 {
+			e.Rdev = st.Rdev
+		}
 		switch {
 		case fi.Mode().IsRegular():
 			e.Size = fi.Size()
@@ -208,6 +217,9 @@ func Compare(t testing.TB, want, got string) {
 		}
 		if we.Mode != ge.Mode {
 			t.Errorf("%q: mode %v; want %v", p, ge.Mode, we.Mode)
+		}
+		if we.Rdev != ge.Rdev {
+			t.Errorf("%q: device %#x; want %#x", p, ge.Rdev, we.Rdev)
 		}
 		if we.ModTime != ge.ModTime {
 			t.Errorf("%q: mtime %d; want %d", p, ge.ModTime, we.ModTime)

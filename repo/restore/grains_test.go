@@ -19,6 +19,7 @@ import (
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backup"
 	"github.com/arcabackup/arca/repo/filter"
+	"github.com/arcabackup/arca/repo/fstest"
 	"github.com/arcabackup/arca/repo/repotest"
 	"github.com/arcabackup/arca/repo/restore"
 	"github.com/arcabackup/arca/repo/snapshot"
@@ -515,4 +516,20 @@ func TestOwnerByName(t *testing.T) {
 			t.Errorf("numeric %v: unknown-name owned by %d; want 4343", numeric, got)
 		}
 	}
+}
+
+// TestSmallBatches restores the generated tree (hard links, nested
+// directories, every node type) in batches of a few files, so directory
+// metadata and hard links are finalized while the walk goes on.
+func TestSmallBatches(t *testing.T) {
+	defer restore.SetBatch(3, 5)()
+	r := repotest.New(t)
+	src := filepath.Join(t.TempDir(), "src")
+	fstest.Generate(t, src, 7)
+	sn := snap(t, r, src)
+	target := t.TempDir()
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	fstest.Compare(t, src, filepath.Join(target, src))
 }

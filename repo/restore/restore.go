@@ -112,7 +112,7 @@ var ErrIncomplete = errors.New("restore: some entries were not restored")
 
 // batch limits: a batch is executed when it plans this many files or blob
 // writes, which bounds memory whatever the snapshot's size.
-const (
+var (
 	batchFiles  = 20000
 	batchWrites = 200000
 )
@@ -159,7 +159,7 @@ type restorer struct {
 
 	links map[[2]uint64]string // (device, inode) of the snapshot's file -> restored path
 	later []hardlink
-	dirs  []dirMeta
+	dirs  []*dirMeta // in walk order; finalized once walked and flushed
 
 	errCount atomic.Int64
 }
@@ -172,6 +172,7 @@ type hardlink struct {
 type dirMeta struct {
 	path string
 	node tree.Node
+	done bool // its walk has finished
 }
 
 // Run restores snapshot sn (or opts.Root in it) into opts.Target.
@@ -219,21 +220,6 @@ func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Op
 	}
 	if err != nil {
 		return err
-	}
-	for _, l := range rs.later {
-		rs.link(l)
-	}
-	if !opts.DryRun {
-		for i := len(rs.dirs) - 1; i >= 0; i-- {
-			d := rs.dirs[i]
-			fi, err := os.Lstat(d.path)
-			if err == nil {
-				err = rs.fixMeta(d.path, &d.node, fi)
-			}
-			if err != nil {
-				rs.fail(d.path, err)
-			}
-		}
 	}
 	if n := rs.errCount.Load(); n > 0 {
 		return fmt.Errorf("%w: %d errors", ErrIncomplete, n)
@@ -336,10 +322,50 @@ func (rs *restorer) dir(n *tree.Node, tpath, spath string, whole bool) error {
 			}
 		}
 	}
+	var d *dirMeta
 	if !rs.opts.DryRun {
-		rs.dirs = append(rs.dirs, dirMeta{path: tpath, node: *n})
+		d = &dirMeta{path: tpath, node: *n}
+		rs.dirs = append(rs.dirs, d)
 	}
-	return rs.walk(n.Subtree, tpath, spath, whole)
+	err = rs.walk(n.Subtree, tpath, spath, whole)
+	if d != nil {
+		d.done = true
+	}
+	return err
+}
+
+// finalize runs after a batch is written: it makes the hard links whose
+// targets now exist and applies the metadata of the directories that were
+// walked completely, deepest first (their mtimes must come after their
+// contents). Directories still being walked, the ancestors of where the
+// walk is, stay; so memory holds one path's worth of directories, not the
+// snapshot's.
+func (rs *restorer) finalize() {
+	for _, l := range rs.later {
+		rs.link(l)
+	}
+	rs.later = nil
+	kept := rs.dirs[:0]
+	for i := len(rs.dirs) - 1; i >= 0; i-- {
+		d := rs.dirs[i]
+		if !d.done {
+			continue
+		}
+		fi, err := os.Lstat(d.path)
+		if err == nil {
+			err = rs.fixMeta(d.path, &d.node, fi)
+		}
+		if err != nil {
+			rs.fail(d.path, err)
+		}
+	}
+	for _, d := range rs.dirs {
+		if !d.done {
+			kept = append(kept, d)
+		}
+	}
+	clear(rs.dirs[len(kept):])
+	rs.dirs = kept
 }
 
 // entry restores one entry that is not a directory.
@@ -442,6 +468,7 @@ func (rs *restorer) flush() error {
 		items := rs.verify
 		rs.verify = nil
 		rs.verifyBatch(items)
+		rs.finalize()
 	}()
 	for _, fs := range files {
 		if fs.remaining.Load() == 0 { // empty, or every blob already there
