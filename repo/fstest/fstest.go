@@ -20,8 +20,7 @@ import (
 // Generate fills dir with a tree holding regular files of many sizes
 // (empty, small, several chunks, sparse), nested and empty directories,
 // symlinks (also dangling), hard links, a FIFO, device nodes (as root),
-// names that are not valid
-// UTF-8, xattrs and unusual modes. It returns the tree's total file bytes.
+// names that are not valid UTF-8, xattrs and unusual modes. It returns the tree's total file bytes.
 func Generate(t testing.TB, dir string, seed uint64) int64 {
 	t.Helper()
 	rng := mrand.New(mrand.NewPCG(seed, seed))
