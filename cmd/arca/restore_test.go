@@ -67,7 +67,8 @@ func TestRestoreAt(t *testing.T) {
 	}
 }
 
-// TestRestoreKillResume kills a restore mid-way; the second run finishes
+// TestRestoreKillResume kills (SIGKILL) or interrupts (SIGINT, exit 130)
+// a restore mid-way; the second run finishes
 // the work, reading less than a full restore, and leaves no temporary
 // files.
 func TestRestoreKillResume(t *testing.T) {
@@ -84,48 +85,55 @@ func TestRestoreKillResume(t *testing.T) {
 	e.must("-r", repoDir, "backup", "--compression", "off", src)
 	full := lastSummaryMap(t, e.must("-r", repoDir, "--json", "restore", "latest", "--target", e.dir+"/full").stdout)
 
-	target := filepath.Join(e.dir, "target")
-	cmd := exec.Command(arcaBin, "-r", repoDir, "restore", "latest", "--target", target)
-	cmd.Env = e.vars
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		entries, _ := os.ReadDir(filepath.Join(target, src))
-		done := 0
-		for _, de := range entries {
-			if !strings.HasPrefix(de.Name(), ".arca-restore-") {
-				done++
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			target := filepath.Join(e.dir, "target-"+strings.ReplaceAll(sig.String(), " ", "-"))
+			cmd := exec.Command(arcaBin, "-r", repoDir, "restore", "latest", "--target", target)
+			cmd.Env = e.vars
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if done >= files/4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("the restore wrote nothing")
-		}
-		time.Sleep(time.Millisecond)
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				entries, _ := os.ReadDir(filepath.Join(target, src))
+				done := 0
+				for _, de := range entries {
+					if !strings.HasPrefix(de.Name(), ".arca-restore-") {
+						done++
+					}
+				}
+				if done >= files/4 {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatal("the restore wrote nothing")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			if err == nil {
+				t.Skip("the restore finished before it could be interrupted")
+			}
+			if ee, ok := err.(*exec.ExitError); sig == syscall.SIGINT && (!ok || ee.ExitCode() != 130) {
+				t.Errorf("after Ctrl-C: %v; want exit 130", err)
+			}
+			second := lastSummaryMap(t, e.must("-r", repoDir, "--json", "restore", "latest", "--target", target).stdout)
+			fstest.Compare(t, src, filepath.Join(target, src))
+			t.Logf("a full restore read %v bytes; after the interruption the second run read %v, kept %v files unchanged",
+				full["bytes_read"], second["bytes_read"], second["files_unchanged"])
+			if second["bytes_read"].(float64) >= full["bytes_read"].(float64) {
+				t.Errorf("the second run read %v bytes, as much as a full restore (%v)", second["bytes_read"], full["bytes_read"])
+			}
+			filepath.Walk(target, func(p string, fi os.FileInfo, err error) error {
+				if strings.HasPrefix(fi.Name(), ".arca-restore-") {
+					t.Errorf("temporary file left: %s", p)
+				}
+				return nil
+			})
+		})
 	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	err := cmd.Wait()
-	if err == nil {
-		t.Skip("the restore finished before it could be killed")
-	}
-	second := lastSummaryMap(t, e.must("-r", repoDir, "--json", "restore", "latest", "--target", target).stdout)
-	fstest.Compare(t, src, filepath.Join(target, src))
-	t.Logf("a full restore read %v bytes; after the kill the second run read %v, kept %v files unchanged",
-		full["bytes_read"], second["bytes_read"], second["files_unchanged"])
-	if second["bytes_read"].(float64) >= full["bytes_read"].(float64) {
-		t.Errorf("the second run read %v bytes, as much as a full restore (%v)", second["bytes_read"], full["bytes_read"])
-	}
-	filepath.Walk(target, func(p string, fi os.FileInfo, err error) error {
-		if strings.HasPrefix(fi.Name(), ".arca-restore-") {
-			t.Errorf("temporary file left: %s", p)
-		}
-		return nil
-	})
 }
 
 // TestRestoreDryRunAndDump: --dry-run prints actions and writes nothing;

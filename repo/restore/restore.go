@@ -494,13 +494,17 @@ func (rs *restorer) flush() error {
 		g.Go(func() error { return rs.restorePack(gctx, id, packs[id]) })
 	}
 	err := g.Wait()
-	// Close whatever is still open (after a failure).
+	// Close whatever is still open (after a failure). When interrupted,
+	// keep the partial files: the next run completes them.
+	keep := rs.ctx.Err() != nil
 	for _, fs := range files {
 		fs.mu.Lock()
 		if fs.f != nil {
 			fs.f.Close()
 			fs.f = nil
-			os.Remove(fs.tmp)
+			if !keep {
+				os.Remove(fs.tmp)
+			}
 		}
 		fs.mu.Unlock()
 	}
