@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/arcabackup/arca/pack"
@@ -120,29 +119,6 @@ func (a *app) backupCommand() *cobra.Command {
 	return cmd
 }
 
-// ensureDefaultRepo creates the default repository on first use.
-func (a *app) ensureDefaultRepo(cmd *cobra.Command) error {
-	loc, isDefault, err := a.location()
-	if err != nil || !isDefault {
-		return err
-	}
-	if _, err := os.Stat(loc + "/config"); err == nil {
-		return nil
-	}
-	pw, err := a.password(true)
-	if err != nil {
-		return err
-	}
-	cfg, err := a.initRepo(cmd.Context(), loc, pw, pack.CompressionAuto)
-	if err != nil {
-		return err
-	}
-	if !a.json {
-		fmt.Fprintf(a.stderr, "created the default repository %s at %s\n", cfg.ID.Short(), loc)
-	}
-	return nil
-}
-
 // findParent picks the parent snapshot: the one named, or the one the
 // kind calls for.
 func (a *app) findParent(cmd *cobra.Command, r *repo.Repository, ref, kind, host string, paths []string) (*snapshot.Snapshot, error) {
@@ -161,58 +137,4 @@ func (a *app) findParent(cmd *cobra.Command, r *repo.Repository, ref, kind, host
 		return nil, err
 	}
 	return backup.ChooseParent(list, kind, host, abs)
-}
-
-func (a *app) printBackupSummary(sn *snapshot.Snapshot, dryRun bool) {
-	s := sn.Summary
-	if a.json {
-		var id any = sn.ID
-		if dryRun {
-			id = nil
-		}
-		a.printJSON(map[string]any{
-			"message_type": "summary", "snapshot_id": id, "dry_run": dryRun, "parent": sn.Parent, "kind": sn.Kind,
-			"files_new": s.FilesNew, "files_changed": s.FilesChanged, "files_unmodified": s.FilesUnmodified,
-			"dirs_new": s.DirsNew, "dirs_changed": s.DirsChanged, "dirs_unmodified": s.DirsUnmodified,
-			"data_blobs": s.DataBlobs, "tree_blobs": s.TreeBlobs,
-			"data_added": s.DataAdded, "data_added_packed": s.DataAddedPacked,
-			"total_files_processed": s.TotalFilesProcessed, "total_bytes_processed": s.TotalBytesProcessed,
-			"bytes_read": s.BytesRead, "total_duration": s.Duration().Seconds(), "errors": s.Errors,
-			"changed_while_read": s.ChangedWhileRead,
-		})
-		return
-	}
-	if a.quiet {
-		return
-	}
-	if sn.Parent != nil {
-		a.printf("%s backup, compared with snapshot %s\n", sn.Kind, sn.Parent.Short())
-	} else {
-		a.printf("%s backup\n", sn.Kind)
-	}
-	a.printf("Files: %d new, %d changed, %d unmodified\n", s.FilesNew, s.FilesChanged, s.FilesUnmodified)
-	a.printf("Dirs:  %d new, %d changed, %d unmodified\n", s.DirsNew, s.DirsChanged, s.DirsUnmodified)
-	if dryRun {
-		a.printf("Would add to the repository: %s (about %s stored)\n", bytesText(s.DataAdded), bytesText(s.DataAddedPacked))
-	} else {
-		a.printf("Added to the repository: %s (%s stored)\n", bytesText(s.DataAdded), bytesText(s.DataAddedPacked))
-	}
-	a.printf("processed %d files, %s in %s\n", s.TotalFilesProcessed, bytesText(s.TotalBytesProcessed), s.Duration().Round(time.Millisecond))
-	if len(s.Errors) > 0 {
-		a.printf("%d entries could not be read:\n", len(s.Errors))
-		for _, e := range s.Errors {
-			a.printf("  %s\n", e)
-		}
-	}
-	if len(s.ChangedWhileRead) > 0 {
-		a.printf("%d files changed while they were read (their stored content may be inconsistent):\n", len(s.ChangedWhileRead))
-		for _, p := range s.ChangedWhileRead {
-			a.printf("  %s\n", p)
-		}
-	}
-	if dryRun {
-		a.printf("dry run: nothing was written\n")
-		return
-	}
-	a.printf("snapshot %s saved\n", sn.ID.Short())
 }

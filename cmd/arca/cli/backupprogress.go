@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/arcabackup/arca/repo/backup"
+	"github.com/arcabackup/arca/repo/snapshot"
 )
 
 type backupView struct{ p *backup.Progress }
@@ -59,4 +60,59 @@ func (v backupView) status(el time.Duration) any {
 		m["current_files"] = cur
 	}
 	return m
+}
+
+// printBackupSummary renders the end of a backup.
+func (a *app) printBackupSummary(sn *snapshot.Snapshot, dryRun bool) {
+	s := sn.Summary
+	if a.json {
+		var id any = sn.ID
+		if dryRun {
+			id = nil
+		}
+		a.printJSON(map[string]any{
+			"message_type": "summary", "snapshot_id": id, "dry_run": dryRun, "parent": sn.Parent, "kind": sn.Kind,
+			"files_new": s.FilesNew, "files_changed": s.FilesChanged, "files_unmodified": s.FilesUnmodified,
+			"dirs_new": s.DirsNew, "dirs_changed": s.DirsChanged, "dirs_unmodified": s.DirsUnmodified,
+			"data_blobs": s.DataBlobs, "tree_blobs": s.TreeBlobs,
+			"data_added": s.DataAdded, "data_added_packed": s.DataAddedPacked,
+			"total_files_processed": s.TotalFilesProcessed, "total_bytes_processed": s.TotalBytesProcessed,
+			"bytes_read": s.BytesRead, "total_duration": s.Duration().Seconds(), "errors": s.Errors,
+			"changed_while_read": s.ChangedWhileRead,
+		})
+		return
+	}
+	if a.quiet {
+		return
+	}
+	if sn.Parent != nil {
+		a.printf("%s backup, compared with snapshot %s\n", sn.Kind, sn.Parent.Short())
+	} else {
+		a.printf("%s backup\n", sn.Kind)
+	}
+	a.printf("Files: %d new, %d changed, %d unmodified\n", s.FilesNew, s.FilesChanged, s.FilesUnmodified)
+	a.printf("Dirs:  %d new, %d changed, %d unmodified\n", s.DirsNew, s.DirsChanged, s.DirsUnmodified)
+	if dryRun {
+		a.printf("Would add to the repository: %s (about %s stored)\n", bytesText(s.DataAdded), bytesText(s.DataAddedPacked))
+	} else {
+		a.printf("Added to the repository: %s (%s stored)\n", bytesText(s.DataAdded), bytesText(s.DataAddedPacked))
+	}
+	a.printf("processed %d files, %s in %s\n", s.TotalFilesProcessed, bytesText(s.TotalBytesProcessed), s.Duration().Round(time.Millisecond))
+	if len(s.Errors) > 0 {
+		a.printf("%d entries could not be read:\n", len(s.Errors))
+		for _, e := range s.Errors {
+			a.printf("  %s\n", e)
+		}
+	}
+	if len(s.ChangedWhileRead) > 0 {
+		a.printf("%d files changed while they were read (their stored content may be inconsistent):\n", len(s.ChangedWhileRead))
+		for _, p := range s.ChangedWhileRead {
+			a.printf("  %s\n", p)
+		}
+	}
+	if dryRun {
+		a.printf("dry run: nothing was written\n")
+		return
+	}
+	a.printf("snapshot %s saved\n", sn.ID.Short())
 }

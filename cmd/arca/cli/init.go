@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo"
@@ -62,4 +63,27 @@ func (a *app) initRepo(ctx context.Context, loc string, pw []byte, comp pack.Com
 		return repo.Config{}, fmt.Errorf("init %s: %w", loc, err)
 	}
 	return cfg, nil
+}
+
+// ensureDefaultRepo creates the default repository on first use.
+func (a *app) ensureDefaultRepo(cmd *cobra.Command) error {
+	loc, isDefault, err := a.location()
+	if err != nil || !isDefault {
+		return err
+	}
+	if _, err := os.Stat(loc + "/config"); err == nil {
+		return nil
+	}
+	pw, err := a.password(true)
+	if err != nil {
+		return err
+	}
+	cfg, err := a.initRepo(cmd.Context(), loc, pw, pack.CompressionAuto)
+	if err != nil {
+		return err
+	}
+	if !a.json {
+		fmt.Fprintf(a.stderr, "created the default repository %s at %s\n", cfg.ID.Short(), loc)
+	}
+	return nil
 }
