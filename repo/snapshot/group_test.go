@@ -81,4 +81,11 @@ func TestRetagReplace(t *testing.T) {
 	if len(list) != 1 || list[0].ID == first || *list[0].Original != first || !slices.Equal(list[0].Tags, []string{"z"}) {
 		t.Fatalf("after retagging: %d snapshots, original %v, tags %q", len(list), list[0].Original, list[0].Tags)
 	}
+	// The first ID still finds the snapshot, and maps to its new one.
+	if sn, err := snapshot.Find(list, first.String()[:8]); err != nil || sn != list[0] {
+		t.Errorf("Find by the original ID: %v, %v", sn, err)
+	}
+	if got := snapshot.Current(list, first); got != list[0].ID {
+		t.Errorf("Current(original) = %s; want %s", got.Short(), list[0].ID.Short())
+	}
 }

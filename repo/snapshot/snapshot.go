@@ -161,7 +161,8 @@ var ErrNotFound = errors.New("snapshot: no matching snapshot")
 // ErrAmbiguous is returned when a prefix matches several snapshots.
 var ErrAmbiguous = errors.New("snapshot: prefix matches several snapshots")
 
-// Find resolves ref among list: "latest", a full ID or a unique prefix.
+// Find resolves ref among list: "latest", a full ID or a unique prefix,
+// also of an ID a snapshot had before its file was replaced.
 func Find(list []*Snapshot, ref string) (*Snapshot, error) {
 	if ref == "" {
 		return nil, fmt.Errorf("%w: empty snapshot name", ErrNotFound)
@@ -183,9 +184,31 @@ func Find(list []*Snapshot, ref string) (*Snapshot, error) {
 		}
 	}
 	if found == nil {
+		// An ID the snapshot had before its file was replaced (tag).
+		for _, sn := range list {
+			if sn.Original != nil && strings.HasPrefix(sn.Original.String(), ref) {
+				if found != nil && found.Original != nil && *found.Original != *sn.Original {
+					return nil, fmt.Errorf("%w: %q", ErrAmbiguous, ref)
+				}
+				found = sn
+			}
+		}
+	}
+	if found == nil {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, ref)
 	}
 	return found, nil
+}
+
+// Current returns the ID under which the snapshot once called id is
+// stored now (id itself if no replacement names it as its original).
+func Current(list []*Snapshot, id crypto.ID) crypto.ID {
+	for _, sn := range list {
+		if sn.Original != nil && *sn.Original == id {
+			return sn.ID
+		}
+	}
+	return id
 }
 
 // Filter selects snapshots by host, tags and paths.

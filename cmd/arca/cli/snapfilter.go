@@ -29,6 +29,11 @@ func (s *snapFilterFlags) selectSnapshots(ctx context.Context, r *repo.Repositor
 	if err != nil {
 		return nil, err
 	}
+	return s.selectFrom(list, refs)
+}
+
+// selectFrom is selectSnapshots on a list already loaded.
+func (s *snapFilterFlags) selectFrom(list []*snapshot.Snapshot, refs []string) ([]*snapshot.Snapshot, error) {
 	filtered := s.f.Select(list)
 	if len(refs) == 0 {
 		return filtered, nil

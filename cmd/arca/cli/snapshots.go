@@ -48,7 +48,11 @@ func (a *app) snapshotsCommand() *cobra.Command {
 				return err
 			}
 			defer r.Close()
-			list, err := filter.selectSnapshots(cmd.Context(), r, args)
+			all, err := snapshot.List(cmd.Context(), r)
+			if err != nil {
+				return err
+			}
+			list, err := filter.selectFrom(all, args)
 			if err != nil {
 				return err
 			}
@@ -75,10 +79,10 @@ func (a *app) snapshotsCommand() *cobra.Command {
 					}
 					fmt.Fprintf(a.stdout, "snapshots for %s:\n", grp.Key)
 				}
-				a.snapshotTable(a.stdout, grp.Snapshots)
+				a.snapshotTable(a.stdout, grp.Snapshots, all)
 			}
 			if len(groups) == 0 {
-				a.snapshotTable(a.stdout, nil)
+				a.snapshotTable(a.stdout, nil, nil)
 			}
 			return nil
 		},
@@ -89,13 +93,15 @@ func (a *app) snapshotsCommand() *cobra.Command {
 	return cmd
 }
 
-func (a *app) snapshotTable(w io.Writer, list []*snapshot.Snapshot) {
+// snapshotTable prints list; parents are shown by their current IDs,
+// looked up in all.
+func (a *app) snapshotTable(w io.Writer, list, all []*snapshot.Snapshot) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTime\tHost\tKind\tParent\tTags\tPaths")
 	for _, sn := range list {
 		parent := ""
 		if sn.Parent != nil {
-			parent = sn.Parent.Short()
+			parent = snapshot.Current(all, *sn.Parent).Short()
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sn.ID.Short(), sn.Time.Local().Format("2006-01-02 15:04:05"),
 			sn.Hostname, sn.Kind, parent, strings.Join(sn.Tags, ","), strings.Join(sn.Paths, " "))
