@@ -14,6 +14,7 @@ import (
 
 	"github.com/arcabackup/arca/repo/backend"
 	"github.com/arcabackup/arca/repo/backup"
+	"github.com/arcabackup/arca/repo/fstest"
 	"github.com/arcabackup/arca/repo/repotest"
 	"github.com/arcabackup/arca/repo/tree"
 )
@@ -45,7 +46,7 @@ func hookBeforeOpen(t *testing.T, name string, f func(path string)) {
 func TestChangedWhileRead(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	write(t, src, map[string]string{"log": strings.Repeat("line\n", 1000), "steady": "x"})
+	fstest.WriteFiles(t, src, map[string]string{"log": strings.Repeat("line\n", 1000), "steady": "x"})
 	hookOnce(t, "log", func(path string) {
 		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
@@ -96,7 +97,7 @@ func TestReplacedAndVanished(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := repotest.New(t)
 			src := t.TempDir()
-			write(t, src, map[string]string{"victim": "old content", "other": "kept"})
+			fstest.WriteFiles(t, src, map[string]string{"victim": "old content", "other": "kept"})
 			hookBeforeOpen(t, "victim", func(p string) { c.replace(t, p) })
 			done := make(chan struct{})
 			var err error
@@ -124,7 +125,7 @@ func TestReplacedAndVanished(t *testing.T) {
 func TestSpecialFiles(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	write(t, src, map[string]string{"plain": "data"})
+	fstest.WriteFiles(t, src, map[string]string{"plain": "data"})
 	if err := syscall.Mkfifo(filepath.Join(src, "fifo"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestSpecialFiles(t *testing.T) {
 func TestDryRunWritesNothing(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	write(t, src, map[string]string{"a": strings.Repeat("alpha ", 20000), "b/c": "gamma"})
+	fstest.WriteFiles(t, src, map[string]string{"a": strings.Repeat("alpha ", 20000), "b/c": "gamma"})
 	files := func() int {
 		n := 0
 		for _, ft := range []backend.FileType{backend.PackFile, backend.IndexFile, backend.SnapshotFile} {
@@ -213,7 +214,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 func TestSnapshotTime(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	write(t, src, map[string]string{"a": "a"})
+	fstest.WriteFiles(t, src, map[string]string{"a": "a"})
 	at := time.Date(2026, 11, 17, 13, 0, 0, 0, time.UTC)
 	sn, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}, Time: at})
 	if err != nil {
@@ -230,7 +231,7 @@ func TestSnapshotTime(t *testing.T) {
 func TestLeavesAtimes(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	write(t, src, map[string]string{"a/file": "content", "a/b/.gitignore": "*.tmp\n", "a/b/x.tmp": "t", "c/CACHEDIR.TAG": backup.CacheDirTag.Header})
+	fstest.WriteFiles(t, src, map[string]string{"a/file": "content", "a/b/.gitignore": "*.tmp\n", "a/b/x.tmp": "t", "c/CACHEDIR.TAG": backup.CacheDirTag.Header})
 	var paths []string
 	filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
 		paths = append(paths, p)
@@ -283,7 +284,7 @@ func TestLeavesAtimes(t *testing.T) {
 func TestWithAtime(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	write(t, src, map[string]string{"f": "x"})
+	fstest.WriteFiles(t, src, map[string]string{"f": "x"})
 	at := time.Unix(1_600_000_000, 123)
 	os.Chtimes(filepath.Join(src, "f"), at, time.Now())
 	for _, with := range []bool{false, true} {

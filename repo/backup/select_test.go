@@ -13,23 +13,11 @@ import (
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backup"
 	"github.com/arcabackup/arca/repo/filter"
+	"github.com/arcabackup/arca/repo/fstest"
 	"github.com/arcabackup/arca/repo/repotest"
 	"github.com/arcabackup/arca/repo/snapshot"
 	"github.com/arcabackup/arca/repo/tree"
 )
-
-func write(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // stored lists the paths under root that sn holds, relative to root.
 func stored(t *testing.T, r *repo.Repository, sn *snapshot.Snapshot, root string) []string {
@@ -62,7 +50,7 @@ func backupWith(t *testing.T, r *repo.Repository, src string, ex backup.Excludes
 func TestExcludes(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	write(t, src, map[string]string{
+	fstest.WriteFiles(t, src, map[string]string{
 		"keep.txt":               "k",
 		"a.tmp":                  "t",
 		"Photo.JPG":              "p",
@@ -145,7 +133,7 @@ func TestGitIgnore(t *testing.T) {
 		"sub/deeper/notes.md":   "", "sub/deeper/c.log": "",
 	}
 	delete(files, "web/node_modules") // cannot be both; keep the directory
-	write(t, src, files)
+	fstest.WriteFiles(t, src, files)
 	if out, err := exec.Command("git", "init", "-q", src).CombinedOutput(); err != nil {
 		t.Fatalf("git init: %v %s", err, out)
 	}
@@ -204,13 +192,13 @@ func TestOneFileSystem(t *testing.T) {
 	}
 	r := repotest.New(t)
 	src := t.TempDir()
-	write(t, src, map[string]string{"a": "a", "mnt/.keep": ""})
+	fstest.WriteFiles(t, src, map[string]string{"a": "a", "mnt/.keep": ""})
 	mnt := filepath.Join(src, "mnt")
 	if out, err := exec.Command("mount", "-t", "tmpfs", "none", mnt).CombinedOutput(); err != nil {
 		t.Skipf("cannot mount tmpfs: %v %s", err, out)
 	}
 	defer exec.Command("umount", mnt).Run()
-	write(t, src, map[string]string{"mnt/inside": "i"})
+	fstest.WriteFiles(t, src, map[string]string{"mnt/inside": "i"})
 	got := stored(t, r, backupWith(t, r, src, backup.Excludes{OneFileSystem: true}), src)
 	if fmt.Sprint(got) != "[a mnt]" {
 		t.Errorf("one file system stored %v; want [a mnt]", got)

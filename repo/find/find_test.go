@@ -9,17 +9,18 @@ import (
 
 	"github.com/arcabackup/arca/repo/backup"
 	"github.com/arcabackup/arca/repo/find"
+	"github.com/arcabackup/arca/repo/fstest"
 	"github.com/arcabackup/arca/repo/repotest"
 )
 
 func TestFind(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
+	files := map[string]string{}
 	for _, name := range []string{"main.go", "README.md", "pkg/util.go", "pkg/Util_test.go", "docs/guide.md", "docs/go/x.txt"} {
-		p := filepath.Join(src, name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		os.WriteFile(p, []byte(name), 0o644)
+		files[name] = name
 	}
+	fstest.WriteFiles(t, src, files)
 	sn1, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}})
 	if err != nil {
 		t.Fatal(err)

@@ -234,3 +234,18 @@ func Compare(t testing.TB, want, got string) {
 		}
 	}
 }
+
+// WriteFiles creates the files of files (relative path -> content) under
+// root, with their directories.
+func WriteFiles(t testing.TB, root string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -26,19 +26,6 @@ import (
 	"github.com/arcabackup/arca/repo/tree"
 )
 
-func put(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // listFiles returns the regular files and symlinks under root with their
 // contents (link targets), relative to root.
 func listFiles(t *testing.T, root string) map[string]string {
@@ -83,7 +70,7 @@ func snap(t *testing.T, r *repo.Repository, src string) *snapshot.Snapshot {
 func TestGrains(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	put(t, src, map[string]string{
+	fstest.WriteFiles(t, src, map[string]string{
 		"etc/app.conf": "conf", "etc/db.conf": "db", "home/ann/notes.txt": "notes",
 		"home/ann/photos/a.jpg": "jpeg", "home/bob/x.log": "log", "var/dump.sql": "sql",
 	})
@@ -133,7 +120,7 @@ func TestGrains(t *testing.T) {
 func TestOverwriteModes(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	put(t, src, map[string]string{"same": "same", "older": "snapshot", "newer": "snapshot", "changed": "snapshot", "gone": "g"})
+	fstest.WriteFiles(t, src, map[string]string{"same": "same", "older": "snapshot", "newer": "snapshot", "changed": "snapshot", "gone": "g"})
 	os.Symlink("same", filepath.Join(src, "link"))
 	old, young := time.Unix(1_700_000_000, 0), time.Unix(1_800_000_000, 0)
 	os.Chtimes(filepath.Join(src, "older"), young, young) // the snapshot's is newer than the target's
@@ -202,10 +189,10 @@ func maps(a, b map[restore.Action]int) bool {
 func TestDeleteAndDryRun(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	put(t, src, map[string]string{"keep/a": "a", "keep/b": "b", "other/c": "c"})
+	fstest.WriteFiles(t, src, map[string]string{"keep/a": "a", "keep/b": "b", "other/c": "c"})
 	sn := snap(t, r, src)
 	target := t.TempDir()
-	put(t, target, map[string]string{"keep/a": "old a", "keep/extra": "x", "keep/sub/deep": "d", "other/c": "c", "other/extra": "y", "top-extra": "z"})
+	fstest.WriteFiles(t, target, map[string]string{"keep/a": "old a", "keep/extra": "x", "keep/sub/deep": "d", "other/c": "c", "other/extra": "y", "top-extra": "z"})
 
 	// Dry run: reports, changes nothing.
 	before := listFiles(t, target)
@@ -271,7 +258,7 @@ func equalMaps(a, b map[string]string) bool {
 func TestVerify(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	put(t, src, map[string]string{"a": "alpha", "b": "beta"})
+	fstest.WriteFiles(t, src, map[string]string{"a": "alpha", "b": "beta"})
 	sn := snap(t, r, src)
 	target := t.TempDir()
 	prog := &restore.Progress{}
@@ -382,11 +369,11 @@ func TestErrors(t *testing.T) {
 	src := t.TempDir()
 	big := make([]byte, 3<<20)
 	rand.NewChaCha8([32]byte{4}).Read(big)
-	put(t, src, map[string]string{"dir/inside": "i", "file": "f", "ok": "fine", "big": string(big)})
+	fstest.WriteFiles(t, src, map[string]string{"dir/inside": "i", "file": "f", "ok": "fine", "big": string(big)})
 	sn := snap(t, r, src)
 
 	target := t.TempDir()
-	put(t, target, map[string]string{"dir": "I am a file", "file/x": "I am in a directory"})
+	fstest.WriteFiles(t, target, map[string]string{"dir": "I am a file", "file/x": "I am in a directory"})
 	var warned []string
 	err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src,
 		Warn: func(p string, err error) { warned = append(warned, p) }})
@@ -437,7 +424,7 @@ func TestErrors(t *testing.T) {
 func TestUnchangedGetsMetadata(t *testing.T) {
 	r := repotest.New(t)
 	src := t.TempDir()
-	put(t, src, map[string]string{"f": "content"})
+	fstest.WriteFiles(t, src, map[string]string{"f": "content"})
 	os.Chmod(filepath.Join(src, "f"), 0o640)
 	sn := snap(t, r, src)
 	target := t.TempDir()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/arcabackup/arca/repo/backup"
+	"github.com/arcabackup/arca/repo/fstest"
 	"github.com/arcabackup/arca/repo/repotest"
 	"github.com/arcabackup/arca/repo/snapshot"
 	"github.com/arcabackup/arca/repo/tree"
@@ -23,16 +24,8 @@ func TestDiff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	put := func(name, content string) {
-		p := filepath.Join(src, name)
-		must(os.MkdirAll(filepath.Dir(p), 0o755))
-		must(os.WriteFile(p, []byte(content), 0o644))
-	}
-	put("a", "alpha")
-	put("b", "beta")
-	put("d/e", "epsilon")
-	put("same/x", "unchanged")
-	put("t", "becomes a directory")
+	put := func(name, content string) { fstest.WriteFiles(t, src, map[string]string{name: content}) }
+	fstest.WriteFiles(t, src, map[string]string{"a": "alpha", "b": "beta", "d/e": "epsilon", "same/x": "unchanged", "t": "becomes a directory"})
 	must(os.Symlink("a", filepath.Join(src, "link")))
 	old := time.Unix(1_700_000_000, 0)
 	must(os.Chtimes(filepath.Join(src, "b"), old, old))

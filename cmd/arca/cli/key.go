@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -8,8 +9,12 @@ import (
 	"time"
 
 	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/repo"
 	"github.com/spf13/cobra"
 )
+
+// keyMaker is Repository.AddKey or Repository.ChangePassword.
+type keyMaker func(r *repo.Repository, ctx context.Context, pw []byte, kdf crypto.KDFParams, host, user string) (crypto.ID, error)
 
 func (a *app) keyCommand() *cobra.Command {
 	var newPasswordFile string
@@ -26,16 +31,33 @@ func (a *app) keyCommand() *cobra.Command {
 		}
 		return a.prompt("Enter the new password: ", true)
 	}
+	// newKey makes a command that writes a key file for a new password.
+	newKey := func(use, short string, make keyMaker, messageType, format string) *cobra.Command {
+		c := &cobra.Command{
+			Use: use, Short: short, Args: cobra.NoArgs,
+			RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
+				pw, err := newPassword()
+				if err != nil {
+					return err
+				}
+				host, user := identity()
+				id, err := make(r, ctx, pw, a.kdf, host, user)
+				if err != nil {
+					return err
+				}
+				a.result(map[string]any{"message_type": messageType, "id": id}, format, id.Short())
+				return nil
+			}),
+		}
+		c.Flags().StringVar(&newPasswordFile, "new-password-file", "", "read the new password from a file (or env ARCA_NEW_PASSWORD)")
+		a.addKDFFlags(c)
+		return c
+	}
 	cmd := &cobra.Command{Use: "key", Short: "Manage the passwords (key files) that open the repository"}
 	list := &cobra.Command{
 		Use: "list", Short: "List key files", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			keys, err := r.Keys(cmd.Context())
+		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
+			keys, err := r.Keys(ctx)
 			if err != nil {
 				return err
 			}
@@ -53,38 +75,12 @@ func (a *app) keyCommand() *cobra.Command {
 				fmt.Fprintf(tw, "%s%s\t%s\t%s\t%s\n", mark, k.ID.Short(), k.Username, k.Hostname, k.Created.Local().Format(time.DateTime))
 			}
 			return tw.Flush()
-		},
-	}
-	add := &cobra.Command{
-		Use: "add", Short: "Add a password", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			pw, err := newPassword()
-			if err != nil {
-				return err
-			}
-			host, user := identity()
-			id, err := r.AddKey(cmd.Context(), pw, a.kdf, host, user)
-			if err != nil {
-				return err
-			}
-			a.result(map[string]any{"message_type": "key_added", "id": id}, "added key %s\n", id.Short())
-			return nil
-		},
+		}),
 	}
 	remove := &cobra.Command{
 		Use: "remove ID", Short: "Remove a password (not the one in use)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			keys, err := r.Keys(cmd.Context())
+		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
+			keys, err := r.Keys(ctx)
 			if err != nil {
 				return err
 			}
@@ -97,38 +93,15 @@ func (a *app) keyCommand() *cobra.Command {
 			if len(match) != 1 {
 				return fmt.Errorf("key %q matches %d keys", args[0], len(match))
 			}
-			if err := r.RemoveKey(cmd.Context(), match[0]); err != nil {
+			if err := r.RemoveKey(ctx, match[0]); err != nil {
 				return err
 			}
 			a.result(map[string]any{"message_type": "key_removed", "id": match[0]}, "removed key %s\n", match[0].Short())
 			return nil
-		},
+		}),
 	}
-	passwd := &cobra.Command{
-		Use: "passwd", Short: "Change the password in use", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openRepo(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			pw, err := newPassword()
-			if err != nil {
-				return err
-			}
-			host, user := identity()
-			id, err := r.ChangePassword(cmd.Context(), pw, a.kdf, host, user)
-			if err != nil {
-				return err
-			}
-			a.result(map[string]any{"message_type": "password_changed", "id": id}, "password changed; new key %s\n", id.Short())
-			return nil
-		},
-	}
-	for _, c := range []*cobra.Command{add, passwd} {
-		c.Flags().StringVar(&newPasswordFile, "new-password-file", "", "read the new password from a file (or env ARCA_NEW_PASSWORD)")
-		a.addKDFFlags(c)
-	}
+	add := newKey("add", "Add a password", (*repo.Repository).AddKey, "key_added", "added key %s\n")
+	passwd := newKey("passwd", "Change the password in use", (*repo.Repository).ChangePassword, "password_changed", "password changed; new key %s\n")
 	cmd.AddCommand(list, add, remove, passwd)
 	return cmd
 }

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/snapshot"
 	"github.com/spf13/cobra"
 )
@@ -34,21 +36,17 @@ func (a *app) snapshotsCommand() *cobra.Command {
 		filter  snapFilterFlags
 		groupBy string
 		latest  int
+		g       snapshot.GroupBy
 	)
 	cmd := &cobra.Command{
 		Use:   "snapshots [SNAPSHOT...]",
 		Short: "List snapshots",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			g, err := snapshot.ParseGroupBy(groupBy)
-			if err != nil {
-				return err
-			}
-			r, err := a.openRepo(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer r.Close()
-			all, err := snapshot.List(cmd.Context(), r)
+		PreRunE: func(cmd *cobra.Command, args []string) (err error) {
+			g, err = snapshot.ParseGroupBy(groupBy)
+			return err
+		},
+		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
+			all, err := snapshot.List(ctx, r)
 			if err != nil {
 				return err
 			}
@@ -85,7 +83,7 @@ func (a *app) snapshotsCommand() *cobra.Command {
 				a.snapshotTable(a.stdout, nil, nil)
 			}
 			return nil
-		},
+		}),
 	}
 	filter.register(cmd.Flags())
 	cmd.Flags().StringVarP(&groupBy, "group-by", "g", "", "group by host, paths and/or tags (comma-separated)")

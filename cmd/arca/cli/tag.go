@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
+	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/snapshot"
 	"github.com/spf13/cobra"
 )
@@ -15,7 +17,7 @@ func (a *app) tagCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tag [--add TAG] [--remove TAG] [--set TAG] [SNAPSHOT...]",
 		Short: "Change the tags of snapshots (all that pass the filters if none are named)",
-		RunE: func(cmd *cobra.Command, args []string) error {
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			setGiven := cmd.Flags().Changed("set")
 			if !setGiven && len(add) == 0 && len(remove) == 0 {
 				return fmt.Errorf("nothing to do: give --add, --remove or --set")
@@ -26,12 +28,9 @@ func (a *app) tagCommand() *cobra.Command {
 			if setGiven && set == nil {
 				set = []string{}
 			}
-			ctx := cmd.Context()
-			r, err := a.openRepo(ctx)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+			return nil
+		},
+		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
 			list, err := filter.selectSnapshots(ctx, r, args)
 			if err != nil {
 				return err
@@ -58,7 +57,7 @@ func (a *app) tagCommand() *cobra.Command {
 				a.printf("changed the tags of %d of %d snapshots\n", changed, len(list))
 			}
 			return nil
-		},
+		}),
 	}
 	filter.register(cmd.Flags())
 	cmd.Flags().StringArrayVar(&add, "add", nil, "add this tag (repeatable)")
