@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -63,8 +64,15 @@ func (e *env) run(args ...string) result {
 
 func (e *env) runEnv(extra []string, args ...string) result {
 	e.t.Helper()
+	return e.exec(extra, nil, args...)
+}
+
+// exec runs the binary with the test's environment plus extra, and stdin.
+func (e *env) exec(extra []string, stdin io.Reader, args ...string) result {
+	e.t.Helper()
 	cmd := exec.Command(arcaBin, args...)
 	cmd.Env = append(append([]string{}, e.vars...), extra...)
+	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -416,19 +424,7 @@ func fileSize(p string) int64 {
 
 func (e *env) runInput(input string, args ...string) result {
 	e.t.Helper()
-	cmd := exec.Command(arcaBin, args...)
-	cmd.Env = e.vars
-	cmd.Stdin = strings.NewReader(input)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return e.exec(nil, strings.NewReader(input), args...)
 }
 
 func (e *env) snapshots(repoDir string) []map[string]any {

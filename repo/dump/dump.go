@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"path"
 	"strings"
 	"time"
@@ -145,12 +144,12 @@ func (z *zipArchiver) add(ctx context.Context, r *repo.Repository, name string, 
 	switch n.Type {
 	case tree.Dir:
 		h.Name += "/"
-		h.SetMode(fsMode(n))
+		h.SetMode(n.FileMode())
 	case tree.File:
-		h.SetMode(fsMode(n))
+		h.SetMode(n.FileMode())
 		h.UncompressedSize64 = n.Size
 	case tree.Symlink:
-		h.SetMode(fsMode(n))
+		h.SetMode(n.FileMode())
 	default:
 		return nil // zip has no form for FIFOs, devices and sockets
 	}
@@ -171,23 +170,3 @@ func (z *zipArchiver) add(ctx context.Context, r *repo.Repository, name string, 
 }
 
 func (z *zipArchiver) close() error { return z.w.Close() }
-
-func fsMode(n *tree.Node) fs.FileMode {
-	m := fs.FileMode(n.Mode & 0o777)
-	if n.Mode&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if n.Mode&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if n.Mode&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	switch n.Type {
-	case tree.Dir:
-		m |= fs.ModeDir
-	case tree.Symlink:
-		m |= fs.ModeSymlink
-	}
-	return m
-}

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -428,38 +429,6 @@ func mkdir(path string) error {
 	return err
 }
 
-// planFile records the blob writes of one regular file.
-func (rs *restorer) planFile(path string, n *tree.Node) error {
-	fs := &fileState{path: path, tmp: tempName(path), node: n}
-	off := int64(0)
-	for _, id := range n.Content {
-		loc, ok, err := rs.r.Lookup(pack.DataBlob, id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			rs.fail(path, fmt.Errorf("data blob %s: %w", id.Short(), repo.ErrBlobNotFound))
-			return nil
-		}
-		blobs := rs.packs[loc.Pack]
-		if blobs == nil {
-			blobs = map[crypto.ID]*blobWrites{}
-			rs.packs[loc.Pack] = blobs
-		}
-		bw := blobs[id]
-		if bw == nil {
-			bw = &blobWrites{entry: loc.Entry}
-			blobs[id] = bw
-		}
-		bw.writes = append(bw.writes, write{file: fs, offset: off})
-		off += int64(loc.Entry.RawLength)
-		rs.nwrite++
-	}
-	fs.remaining.Store(int64(len(n.Content)))
-	rs.files = append(rs.files, fs)
-	return nil
-}
-
 // flush executes the planned batch.
 func (rs *restorer) flush() error {
 	files, packs := rs.files, rs.packs
@@ -487,7 +456,7 @@ func (rs *restorer) flush() error {
 	for id := range packs {
 		ids = append(ids, id)
 	}
-	slices.SortFunc(ids, func(a, b crypto.ID) int { return compareID(a, b) })
+	slices.SortFunc(ids, func(a, b crypto.ID) int { return bytes.Compare(a[:], b[:]) })
 	g, gctx := errgroup.WithContext(rs.ctx)
 	g.SetLimit(rs.opts.Workers)
 	for _, id := range ids {
@@ -496,28 +465,15 @@ func (rs *restorer) flush() error {
 	err := g.Wait()
 	// Close whatever is still open (after a failure). When interrupted,
 	// keep the partial files: the next run completes them.
-	keep := rs.ctx.Err() != nil
-	for _, fs := range files {
-		fs.mu.Lock()
-		if fs.f != nil {
-			fs.f.Close()
-			fs.f = nil
-			if !keep {
-				os.Remove(fs.tmp)
+	if err != nil {
+		keep := rs.ctx.Err() != nil
+		for _, fs := range files {
+			if fs.remaining.Load() > 0 {
+				fs.abandon(keep)
 			}
 		}
-		fs.mu.Unlock()
 	}
 	return err
-}
-
-func compareID(a, b crypto.ID) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return int(a[i]) - int(b[i])
-		}
-	}
-	return 0
 }
 
 // open creates the file's temporary name on first use and sizes it, so
@@ -638,19 +594,38 @@ func (rs *restorer) restorePack(ctx context.Context, id crypto.ID, blobs map[cry
 
 func (rs *restorer) blobFailed(bw *blobWrites, err error) {
 	for _, wr := range bw.writes {
-		fs := wr.file
-		if !fs.failed.Swap(true) {
-			rs.fail(fs.path, err)
+		if !wr.file.failed.Swap(true) {
+			rs.fail(wr.file.path, err)
 		}
-		if fs.remaining.Add(-1) == 0 {
-			fs.mu.Lock()
-			if fs.f != nil {
-				fs.f.Close()
-				fs.f = nil
-			}
-			fs.mu.Unlock()
-			os.Remove(fs.tmp)
-		}
+		rs.blobDone(wr.file)
+	}
+}
+
+// blobDone counts one of a file's blobs as handled; after the last, the
+// file is completed, or dropped if one failed.
+func (rs *restorer) blobDone(fs *fileState) {
+	if fs.remaining.Add(-1) != 0 {
+		return
+	}
+	if fs.failed.Load() {
+		fs.abandon(false)
+		return
+	}
+	rs.finish(fs)
+}
+
+// abandon closes the temporary file if it is open and, unless keep is
+// set, removes it if this run opened it (a partial file from an earlier
+// run that this one did not get to stays for the next).
+func (fs *fileState) abandon(keep bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.f != nil {
+		fs.f.Close()
+		fs.f = nil
+	}
+	if !keep && fs.created {
+		os.Remove(fs.tmp)
 	}
 }
 
@@ -674,19 +649,7 @@ func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
 		}
 	}
 	rs.prog.Bytes.Add(int64(len(data)))
-	if fs.remaining.Add(-1) == 0 {
-		if fs.failed.Load() {
-			fs.mu.Lock()
-			if fs.f != nil {
-				fs.f.Close()
-				fs.f = nil
-			}
-			fs.mu.Unlock()
-			os.Remove(fs.tmp)
-			return
-		}
-		rs.finish(fs)
-	}
+	rs.blobDone(fs)
 }
 
 func allZero(b []byte) bool {

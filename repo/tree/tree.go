@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io/fs"
 	"math"
 	"slices"
 	"strings"
@@ -79,6 +80,37 @@ type Node struct {
 	Xattrs     []Xattr // sorted by name
 	Content    []crypto.ID
 	Subtree    crypto.ID // for directories
+}
+
+// FileMode returns the node's type and permission bits as an fs.FileMode.
+func (n *Node) FileMode() fs.FileMode {
+	m := fs.FileMode(n.Mode & 0o777)
+	if n.Mode&0o4000 != 0 {
+		m |= fs.ModeSetuid
+	}
+	if n.Mode&0o2000 != 0 {
+		m |= fs.ModeSetgid
+	}
+	if n.Mode&0o1000 != 0 {
+		m |= fs.ModeSticky
+	}
+	switch n.Type {
+	case Dir:
+		m |= fs.ModeDir
+	case Symlink:
+		m |= fs.ModeSymlink
+	case Device:
+		m |= fs.ModeDevice
+	case CharDev:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case FIFO:
+		m |= fs.ModeNamedPipe
+	case Socket:
+		m |= fs.ModeSocket
+	case Irregular:
+		m |= fs.ModeIrregular
+	}
+	return m
 }
 
 // Tree is one directory's entries, sorted by name.

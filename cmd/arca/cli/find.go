@@ -91,12 +91,12 @@ with --snapshot.`,
 
 func toNodeJSON(p string, n *tree.Node) nodeJSON {
 	return nodeJSON{StructType: "node", Name: n.Name, Type: n.Type.String(), Path: p, UID: n.UID, GID: n.GID,
-		User: n.User, Group: n.Group, Size: n.Size, Mode: n.Mode, Permission: modeString(n),
+		User: n.User, Group: n.Group, Size: n.Size, Mode: n.Mode, Permission: n.FileMode().String(),
 		ModTime: time.Unix(0, n.ModTime), LinkTarget: n.LinkTarget}
 }
 
 func longLine(p string, n *tree.Node) string {
-	line := fmt.Sprintf("%s %-8s %-8s %12d %s %s", modeString(n), orID(n.User, n.UID), orID(n.Group, n.GID), n.Size,
+	line := fmt.Sprintf("%s %-8s %-8s %12d %s %s", n.FileMode().String(), orID(n.User, n.UID), orID(n.Group, n.GID), n.Size,
 		time.Unix(0, n.ModTime).Local().Format("2006-01-02 15:04:05"), p)
 	if n.Type == tree.Symlink {
 		line += " -> " + n.LinkTarget

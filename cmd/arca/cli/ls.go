@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"path"
 	"strings"
 	"time"
@@ -104,32 +103,4 @@ func orID(name string, id uint32) string {
 		return name
 	}
 	return fmt.Sprint(id)
-}
-
-func modeString(n *tree.Node) string {
-	m := fs.FileMode(n.Mode & 0o777)
-	if n.Mode&0o4000 != 0 {
-		m |= fs.ModeSetuid
-	}
-	if n.Mode&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if n.Mode&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	switch n.Type {
-	case tree.Dir:
-		m |= fs.ModeDir
-	case tree.Symlink:
-		m |= fs.ModeSymlink
-	case tree.Device:
-		m |= fs.ModeDevice
-	case tree.CharDev:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case tree.FIFO:
-		m |= fs.ModeNamedPipe
-	case tree.Socket:
-		m |= fs.ModeSocket
-	}
-	return m.String()
 }
