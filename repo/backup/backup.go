@@ -336,16 +336,16 @@ func CleanPaths(in []string) ([]string, error) {
 }
 
 func (a *archiver) skip(path string, err error) {
-	a.errMu.Lock()
-	a.errs = append(a.errs, fmt.Sprintf("%s: %v", path, errors.Unwrap(err)))
-	if errors.Unwrap(err) == nil {
-		a.errs[len(a.errs)-1] = fmt.Sprintf("%s: %v", path, err)
+	// A *PathError already names the path: record its cause.
+	cause := err
+	if u := errors.Unwrap(err); u != nil {
+		cause = u
 	}
+	a.errMu.Lock()
+	a.errs = append(a.errs, fmt.Sprintf("%s: %v", path, cause))
 	a.errMu.Unlock()
 	a.prog.Errors.Add(1)
-	if a.opts.Warn != nil {
-		a.opts.Warn(path, err)
-	}
+	a.warn(path, err)
 }
 
 func (a *archiver) warn(path string, err error) {

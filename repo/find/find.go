@@ -3,6 +3,7 @@ package find
 
 import (
 	"context"
+	"fmt"
 	"path"
 
 	"github.com/arcabackup/arca/crypto"
@@ -45,7 +46,7 @@ func New(r *repo.Repository, patterns []string, fold bool) (*Finder, error) {
 			return nil, err
 		}
 		if p.Negated() {
-			p, _ = filter.Parse(s[1:], fold)
+			return nil, fmt.Errorf("find: pattern %q: negation has no meaning here", s)
 		}
 		f.patterns = append(f.patterns, p)
 	}

@@ -42,8 +42,15 @@ func TestFind(t *testing.T) {
 		{[]string{src + "/*.md"}, false, []string{"README.md"}},
 		{[]string{"go", "*.txt"}, false, []string{"docs/go", "docs/go/x.txt"}},
 		{[]string{"nothing"}, false, nil},
+		{[]string{"!*.go"}, false, []string{"error"}},
 	} {
 		f, err := find.New(r, c.patterns, c.fold)
+		if slices.Equal(c.want1, []string{"error"}) {
+			if err == nil {
+				t.Errorf("%q accepted", c.patterns)
+			}
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -84,7 +84,7 @@ func (d *staticDir) addDir(ctx context.Context, name string, mtime time.Time, bu
 
 func (d *staticDir) addSnapshot(ctx context.Context, r *repo.Repository, name string, sn *snapshot.Snapshot) {
 	node := &tree.Node{Name: name, Type: tree.Dir, Mode: 0o555, ModTime: sn.Time.UnixNano(), Subtree: sn.Tree}
-	d.AddChild(name, d.NewPersistentInode(ctx, &treeDir{r: r, node: node}, fs.StableAttr{Mode: fuse.S_IFDIR}), false)
+	d.AddChild(name, d.NewPersistentInode(ctx, &treeDir{entry: entry{r: r, node: node}}, fs.StableAttr{Mode: fuse.S_IFDIR}), false)
 }
 
 func (d *staticDir) addLink(ctx context.Context, name, target string) {

@@ -95,9 +95,7 @@ func (e *entry) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Err
 
 // treeDir is a directory of a snapshot; its tree is loaded on first use.
 type treeDir struct {
-	fs.Inode
-	r    *repo.Repository
-	node *tree.Node
+	entry
 
 	once sync.Once
 	t    *tree.Tree
@@ -115,19 +113,6 @@ func (d *treeDir) load(ctx context.Context) (*tree.Tree, syscall.Errno) {
 	return d.t, 0
 }
 
-func (d *treeDir) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	attr(d.node, &out.Attr)
-	return 0
-}
-
-func (d *treeDir) Getxattr(ctx context.Context, name string, dest []byte) (uint32, syscall.Errno) {
-	return (&entry{node: d.node}).Getxattr(ctx, name, dest)
-}
-
-func (d *treeDir) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return (&entry{node: d.node}).Listxattr(ctx, dest)
-}
-
 func (d *treeDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
 	t, errno := d.load(ctx)
 	if errno != 0 {
@@ -141,7 +126,7 @@ func (d *treeDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	var child fs.InodeEmbedder
 	switch n.Type {
 	case tree.Dir:
-		child = &treeDir{r: d.r, node: n}
+		child = &treeDir{entry: entry{r: d.r, node: n}}
 	case tree.File:
 		child = &file{entry: entry{r: d.r, node: n}}
 	case tree.Symlink:

@@ -5,10 +5,12 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backup"
 	"github.com/arcabackup/arca/repo/fstest"
 	"github.com/arcabackup/arca/repo/repotest"
 	"github.com/arcabackup/arca/repo/restore"
+	"github.com/arcabackup/arca/repo/snapshot"
 )
 
 // BenchmarkBackup backs up a generated tree (every node type, ~25 MB) into
@@ -28,8 +30,9 @@ func BenchmarkBackup(b *testing.B) {
 	}
 }
 
-// BenchmarkRestore restores the generated tree into an empty directory.
-func BenchmarkRestore(b *testing.B) {
+// benchSnapshot backs up a generated tree; it returns the repository, the
+// snapshot and the tree's size.
+func benchSnapshot(b *testing.B) (*repo.Repository, *snapshot.Snapshot, int64) {
 	src := filepath.Join(b.TempDir(), "src")
 	size := fstest.Generate(b, src, 4)
 	r := repotest.New(b)
@@ -37,6 +40,12 @@ func BenchmarkRestore(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return r, sn, size
+}
+
+// BenchmarkRestore restores the generated tree into an empty directory.
+func BenchmarkRestore(b *testing.B) {
+	r, sn, size := benchSnapshot(b)
 	b.SetBytes(size)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -56,13 +65,7 @@ func BenchmarkRestore(b *testing.B) {
 // snapshot: every file is found unchanged and nothing is read from the
 // repository.
 func BenchmarkRestoreIdentical(b *testing.B) {
-	src := filepath.Join(b.TempDir(), "src")
-	size := fstest.Generate(b, src, 4)
-	r := repotest.New(b)
-	sn, err := backup.Run(b.Context(), r, backup.Options{Paths: []string{src}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	r, sn, size := benchSnapshot(b)
 	target := b.TempDir()
 	if err := restore.Run(b.Context(), r, sn, restore.Options{Target: target}); err != nil {
 		b.Fatal(err)

@@ -40,11 +40,21 @@ func (rs *restorer) decide(n *tree.Node, fi os.FileInfo, sameContent func() bool
 	return ""
 }
 
-// file restores a regular file.
+// file restores a regular file. The index is asked where its blobs are only
+// when they are needed: a file kept because its size and mtime match costs
+// one lstat.
 func (rs *restorer) file(n *tree.Node, tpath string) error {
-	locs, ok, err := rs.locate(n, tpath)
-	if err != nil || !ok {
-		return err
+	var locs []index.Location
+	located, missing := false, false
+	var lerr error
+	locate := func() bool {
+		if !located {
+			located = true
+			var ok bool
+			locs, ok, lerr = rs.locate(n, tpath)
+			missing = !ok && lerr == nil
+		}
+		return lerr == nil && !missing
 	}
 	fi, err := os.Lstat(tpath)
 	exists := err == nil
@@ -61,6 +71,9 @@ func (rs *restorer) file(n *tree.Node, tpath string) error {
 			}
 			if mtime(fi) == n.ModTime {
 				return true
+			}
+			if !locate() {
+				return false
 			}
 			have = rs.localBlobs(tpath, n, locs)
 			return all(have)
@@ -80,6 +93,9 @@ func (rs *restorer) file(n *tree.Node, tpath string) error {
 			return nil
 		}
 		act = ActionUpdate
+	}
+	if !locate() {
+		return lerr // nil for a missing blob: locate reported it
 	}
 	rs.report(act, tpath)
 	if rs.opts.DryRun {

@@ -236,21 +236,29 @@ func (rs *restorer) fail(path string, err error) {
 	}
 }
 
+// report counts and reports what happens to an entry that is not a
+// directory being created (see reportNewDir).
 func (rs *restorer) report(a Action, path string) {
-	switch {
-	case strings.HasSuffix(path, "/"):
-		// directories are not counted
-	case a == ActionRestore || a == ActionUpdate:
+	switch a {
+	case ActionRestore, ActionUpdate:
 		rs.prog.Files.Add(1)
-	case a == ActionUnchanged:
+	case ActionUnchanged:
 		rs.prog.Unchanged.Add(1)
-	case a == ActionSkip:
+	case ActionSkip:
 		rs.prog.Skipped.Add(1)
-	case a == ActionDelete:
+	case ActionDelete:
 		rs.prog.Deleted.Add(1)
 	}
 	if rs.opts.Report != nil {
 		rs.opts.Report(a, path)
+	}
+}
+
+// reportNewDir reports a directory that is created; directories are not
+// counted as files.
+func (rs *restorer) reportNewDir(path string) {
+	if rs.opts.Report != nil {
+		rs.opts.Report(ActionRestore, path+"/")
 	}
 }
 
@@ -315,7 +323,7 @@ func (rs *restorer) dir(n *tree.Node, tpath, spath string, whole bool) error {
 		rs.fail(tpath, err)
 		return nil
 	case err != nil:
-		rs.report(ActionRestore, tpath+"/")
+		rs.reportNewDir(tpath)
 		if !rs.opts.DryRun {
 			if err := mkdir(tpath); err != nil {
 				rs.fail(tpath, err)
@@ -372,8 +380,6 @@ func (rs *restorer) finalize() {
 // entry restores one entry that is not a directory.
 func (rs *restorer) entry(n *tree.Node, tpath string) error {
 	switch n.Type {
-	case tree.Dir:
-		return rs.dir(n, tpath, "/", true)
 	case tree.File:
 		if n.Links > 1 {
 			key := [2]uint64{n.Device, n.Inode}

@@ -17,15 +17,18 @@ type dirSize struct {
 	links             map[inode]uint64
 }
 
-// sizer computes restore sizes, remembering each tree's, so snapshots
-// sharing most of their trees cost little more than one.
+// sizer walks snapshot trees, loading each distinct tree once: it
+// remembers each tree's restore size, so snapshots sharing most of their
+// trees cost little more than one, and calls visit (if set) for every node
+// of every distinct tree.
 type sizer struct {
-	r    *repo.Repository
-	memo map[crypto.ID]*dirSize
+	r     *repo.Repository
+	memo  map[crypto.ID]*dirSize
+	visit func(*tree.Node)
 }
 
-func newSizer(r *repo.Repository) *sizer {
-	return &sizer{r: r, memo: map[crypto.ID]*dirSize{}}
+func newSizer(r *repo.Repository, visit func(*tree.Node)) *sizer {
+	return &sizer{r: r, memo: map[crypto.ID]*dirSize{}, visit: visit}
 }
 
 // snapshot returns the restore size of a snapshot's tree.
@@ -62,6 +65,9 @@ func (s *sizer) tree(ctx context.Context, id crypto.ID) (*dirSize, error) {
 	}
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
+		if s.visit != nil {
+			s.visit(n)
+		}
 		switch {
 		case n.Type == tree.Dir:
 			sub, err := s.tree(ctx, n.Subtree)

@@ -48,68 +48,68 @@ type Result struct {
 	DedupRatio  float64 `json:"deduplication_ratio,omitempty"`
 }
 
-// Compute measures the snapshot trees roots in mode.
+// Compute measures the snapshot trees roots in mode. Each distinct tree is
+// read once, whatever the mode and however many snapshots share it.
 func Compute(ctx context.Context, r *repo.Repository, roots []crypto.ID, mode string) (*Result, error) {
 	res := &Result{Mode: mode, Snapshots: len(roots)}
+	var visit func(*tree.Node)
+	data := map[crypto.ID]bool{}    // raw-data: distinct data blobs
+	contents := map[[32]byte]bool{} // files-by-contents: distinct contents
 	switch mode {
 	case RestoreSize:
-		sz := newSizer(r)
-		for _, root := range roots {
-			s, err := sz.snapshot(ctx, root)
-			if err != nil {
-				return nil, err
-			}
-			res.TotalSize += s.size
-			res.TotalFileCount += s.files
-			res.TotalDirCount += s.dirs
-		}
 	case FilesByContents:
-		seen := map[crypto.ID]bool{}
-		contents := map[[32]byte]bool{}
-		for _, root := range roots {
-			err := uniqueTrees(ctx, r, root, seen, func(n *tree.Node) {
-				if n.Type != tree.File {
-					return
-				}
-				h := blake3.New()
-				for _, id := range n.Content {
-					h.Write(id[:])
-				}
-				fmt.Fprintf(h, "|%d", n.Size)
-				var k [32]byte
-				h.Sum(k[:0])
-				if !contents[k] {
-					contents[k] = true
-					res.TotalSize += n.Size
-					res.TotalFileCount++
-				}
-			})
-			if err != nil {
-				return nil, err
+		visit = func(n *tree.Node) {
+			if n.Type != tree.File {
+				return
+			}
+			h := blake3.New()
+			for _, id := range n.Content {
+				h.Write(id[:])
+			}
+			fmt.Fprintf(h, "|%d", n.Size)
+			var k [32]byte
+			h.Sum(k[:0])
+			if !contents[k] {
+				contents[k] = true
+				res.TotalSize += n.Size
+				res.TotalFileCount++
 			}
 		}
 	case RawData:
-		if err := rawData(ctx, r, roots, res); err != nil {
-			return nil, err
+		visit = func(n *tree.Node) {
+			for _, id := range n.Content {
+				data[id] = true
+			}
 		}
 	default:
 		return nil, fmt.Errorf("stats: unknown mode %q: want %s, %s or %s", mode, RestoreSize, FilesByContents, RawData)
 	}
+	sz := newSizer(r, visit)
+	var logical dirSize
+	for _, root := range roots {
+		s, err := sz.snapshot(ctx, root)
+		if err != nil {
+			return nil, err
+		}
+		logical.size += s.size
+		logical.files += s.files
+		logical.dirs += s.dirs
+	}
+	switch mode {
+	case RestoreSize:
+		res.TotalSize, res.TotalFileCount, res.TotalDirCount = logical.size, logical.files, logical.dirs
+	case RawData:
+		res.LogicalSize = logical.size
+		if err := rawData(r, sz.memo, data, res); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
 }
 
-func rawData(ctx context.Context, r *repo.Repository, roots []crypto.ID, res *Result) error {
-	seen := map[crypto.ID]bool{}
-	data := map[crypto.ID]bool{}
-	for _, root := range roots {
-		if err := uniqueTrees(ctx, r, root, seen, func(n *tree.Node) {
-			for _, id := range n.Content {
-				data[id] = true
-			}
-		}); err != nil {
-			return err
-		}
-	}
+// rawData sums what the distinct trees and data blobs take in the
+// repository.
+func rawData(r *repo.Repository, trees map[crypto.ID]*dirSize, data map[crypto.ID]bool, res *Result) error {
 	var dataRaw uint64
 	add := func(t pack.BlobType, id crypto.ID) error {
 		loc, ok, err := r.Lookup(t, id)
@@ -127,7 +127,7 @@ func rawData(ctx context.Context, r *repo.Repository, roots []crypto.ID, res *Re
 		}
 		return nil
 	}
-	for id := range seen {
+	for id := range trees {
 		if err := add(pack.TreeBlob, id); err != nil {
 			return err
 		}
@@ -141,42 +141,8 @@ func rawData(ctx context.Context, r *repo.Repository, roots []crypto.ID, res *Re
 		res.CompressionRatio = float64(res.TotalUncompressedSize) / float64(res.TotalSize)
 		res.CompressionSpaceSaving = 100 * (1 - float64(res.TotalSize)/float64(res.TotalUncompressedSize))
 	}
-	sz := newSizer(r)
-	for _, root := range roots {
-		s, err := sz.snapshot(ctx, root)
-		if err != nil {
-			return err
-		}
-		res.LogicalSize += s.size
-	}
 	if dataRaw > 0 {
 		res.DedupRatio = float64(res.LogicalSize) / float64(dataRaw)
-	}
-	return nil
-}
-
-// uniqueTrees calls fn for every node of the trees under root not in seen,
-// and adds those trees to seen.
-func uniqueTrees(ctx context.Context, r *repo.Repository, id crypto.ID, seen map[crypto.ID]bool, fn func(*tree.Node)) error {
-	if seen[id] {
-		return nil
-	}
-	seen[id] = true
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	t, err := tree.Load(ctx, r, id)
-	if err != nil {
-		return err
-	}
-	for i := range t.Nodes {
-		n := &t.Nodes[i]
-		fn(n)
-		if n.Type == tree.Dir {
-			if err := uniqueTrees(ctx, r, n.Subtree, seen, fn); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }

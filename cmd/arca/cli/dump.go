@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"strings"
 
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/dump"
@@ -28,25 +27,13 @@ may also be given as SNAPSHOT:PATH, or chosen with --at. A snapshot of a stream
   arca dump latest /shop.sql | psql -d shop`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
-			ref, p := "", ""
-			switch {
-			case len(args) == 2:
-				ref, p = args[0], args[1]
-			case strings.Contains(args[0], ":"):
-				ref = args[0]
-			case pick.at != "":
-				p = args[0]
-			default:
-				return fmt.Errorf("give SNAPSHOT and PATH, SNAPSHOT:PATH, or --at and PATH")
-			}
-			sn, sub, err := a.pick(ctx, r, &pick, ref)
+			sn, p, given, err := a.pickPath(ctx, r, &pick, args)
 			if err != nil {
 				return err
 			}
-			if p == "" {
-				p = sub
+			if !given {
+				return fmt.Errorf("give SNAPSHOT and PATH, SNAPSHOT:PATH, or --at and PATH")
 			}
-			p = path.Clean("/" + p)
 			n, err := tree.Lookup(ctx, r, sn.Tree, p)
 			if err != nil {
 				return fmt.Errorf("%s in snapshot %s: %w", p, sn.ID.Short(), err)

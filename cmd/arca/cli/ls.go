@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/arcabackup/arca/repo"
@@ -41,24 +39,11 @@ entry at PATH and, for a directory, its contents (all the way down with
 --recursive). SNAPSHOT may be chosen with --at instead.`,
 		Args: cobra.RangeArgs(0, 2),
 		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
-			ref, p := "", ""
-			switch {
-			case len(args) == 2:
-				ref, p = args[0], args[1]
-			case len(args) == 1 && pick.at != "" && !strings.Contains(args[0], ":") && args[0] != "latest":
-				p = args[0]
-			case len(args) == 1:
-				ref = args[0]
-			}
-			sn, sub, err := a.pick(ctx, r, &pick, ref)
+			sn, start, given, err := a.pickPath(ctx, r, &pick, args)
 			if err != nil {
 				return err
 			}
-			if p == "" && sub != "/" {
-				p = sub
-			}
-			deep := recursive || p == ""
-			start := path.Clean("/" + p)
+			deep := recursive || !given
 			node, err := tree.Lookup(ctx, r, sn.Tree, start)
 			if err != nil {
 				return fmt.Errorf("%s in snapshot %s: %w", start, sn.ID.Short(), err)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -76,4 +77,29 @@ func (a *app) chosen(sn *snapshot.Snapshot, why string) {
 		return
 	}
 	fmt.Fprintf(a.stderr, "using snapshot %s of %s from %s (%s)\n", sn.ID.Short(), sn.Hostname, sn.Time.Local().Format(time.DateTime), why)
+}
+
+// pickPath resolves the arguments "[SNAPSHOT[:PATH]] [PATH]" of ls and
+// dump: a lone argument is PATH when --at chooses the snapshot. It returns
+// the snapshot, the clean absolute path ("/" if none) and whether a path
+// was given.
+func (a *app) pickPath(ctx context.Context, r *repo.Repository, p *pickFlags, args []string) (*snapshot.Snapshot, string, bool, error) {
+	ref, pth := "", ""
+	switch {
+	case len(args) == 2:
+		ref, pth = args[0], args[1]
+	case len(args) == 1 && p.at != "" && !strings.Contains(args[0], ":") && args[0] != "latest":
+		pth = args[0]
+	case len(args) == 1:
+		ref = args[0]
+	}
+	sn, sub, err := a.pick(ctx, r, p, ref)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if pth == "" {
+		pth = sub
+	}
+	pth = path.Clean("/" + pth)
+	return sn, pth, pth != "/" || strings.Contains(ref, ":"), nil
 }
