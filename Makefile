@@ -41,6 +41,7 @@ FUZZ_TARGETS := \
 	./repo:FuzzParseConfig \
 	./repo:FuzzOpenFile \
 	./repo/tree:FuzzDecode \
+	./repo/restore:FuzzParseJournal \
 	./repo/snapshot:FuzzParse
 
 fuzz:

@@ -33,6 +33,8 @@ func TestLayering(t *testing.T) {
 			return []string{"crypto", "pack"}
 		case strings.HasPrefix(p, "repo/backend"):
 			return []string{"repo/backend"}
+		case p == "repo/beneath": // file-system work beneath a directory handle
+			return nil
 		case strings.HasPrefix(p, "repo"):
 			return []string{"crypto", "pack", "index", "repo"}
 		case strings.HasPrefix(p, "cmd/arca"):

@@ -40,20 +40,11 @@ func attr(n *tree.Node, out *fuse.Attr) {
 	out.Ctime, out.Ctimensec = uint64(ct/1e9), uint32(ct%1e9)
 }
 
+// fileType is the node's file type for FUSE: irregular nodes show as
+// (empty) regular files.
 func fileType(t tree.NodeType) uint32 {
-	switch t {
-	case tree.Dir:
-		return fuse.S_IFDIR
-	case tree.Symlink:
-		return fuse.S_IFLNK
-	case tree.FIFO:
-		return syscall.S_IFIFO
-	case tree.CharDev:
-		return syscall.S_IFCHR
-	case tree.Device:
-		return syscall.S_IFBLK
-	case tree.Socket:
-		return syscall.S_IFSOCK
+	if u := t.UnixType(); u != 0 {
+		return u
 	}
 	return fuse.S_IFREG
 }

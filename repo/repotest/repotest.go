@@ -2,10 +2,12 @@
 package repotest
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backend"
 	"github.com/arcabackup/arca/repo/backend/local"
@@ -46,4 +48,25 @@ func Open(t testing.TB, be backend.Backend) *repo.Repository {
 	}
 	t.Cleanup(func() { r.Close() })
 	return r
+}
+
+// FlipBlobByte damages blob id of type t in place, in a repository on the
+// local backend: it flips one byte in the middle of the sealed blob.
+func FlipBlobByte(t testing.TB, r *repo.Repository, typ pack.BlobType, id crypto.ID) {
+	t.Helper()
+	loc, ok, err := r.Lookup(typ, id)
+	if err != nil || !ok {
+		t.Fatalf("blob %s: %v, found %v", id.Short(), err, ok)
+	}
+	name := loc.Pack.String()
+	p := filepath.Join(r.Backend().Location(), "data", name[:2], name)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[loc.Entry.Offset+loc.Entry.Length/2] ^= 0x40
+	os.Chmod(p, 0o600)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

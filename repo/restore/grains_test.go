@@ -2,6 +2,7 @@ package restore_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -307,13 +309,26 @@ func TestResumeAndReuse(t *testing.T) {
 	full := prog.BytesRead.Load()
 	final := filepath.Join(target, "big")
 
-	// An interrupted run left the first half in the temporary file, and
-	// garbage where the zero run is.
+	// Interrupt a restore after about half of the blobs are written: the
+	// partial file stays under its temporary name, found again through
+	// the journal.
 	os.Remove(final)
-	tmp := filepath.Join(target, tmpName(t, target))
-	half := append([]byte(nil), data[:12<<20]...)
-	copy(half[8<<20:], bytes.Repeat([]byte{0xff}, 1<<20))
-	os.WriteFile(tmp, half, 0o600)
+	ctx, cancel := context.WithCancel(t.Context())
+	opts := restore.Options{Target: target, Root: src}
+	var written atomic.Int64
+	restore.SetAfterWrite(&opts, func() {
+		if written.Add(1) == 10 {
+			cancel()
+		}
+	})
+	if err := restore.Run(ctx, r, sn, opts); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted restore: %v", err)
+	}
+	tmp := tempFile(t, target)
+	// Garbage where the zero run is must become a hole again.
+	f, _ := os.OpenFile(tmp, os.O_WRONLY, 0)
+	f.WriteAt(bytes.Repeat([]byte{0xff}, 1<<20), 8<<20)
+	f.Close()
 	prog = &restore.Progress{}
 	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Progress: prog}); err != nil {
 		t.Fatal(err)
@@ -322,12 +337,12 @@ func TestResumeAndReuse(t *testing.T) {
 	if got := prog.BytesRead.Load(); got > full*3/4 {
 		t.Errorf("resume read %d of %d bytes; want about half", got, full)
 	}
-	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
-		t.Errorf("temporary file left: %v", err)
+	if left := tempFiles(t, target); len(left) > 0 {
+		t.Errorf("temporary files left: %q", left)
 	}
 
 	// The old version differs in its last 1 MiB: the rest is reused.
-	f, _ := os.OpenFile(final, os.O_WRONLY, 0)
+	f, _ = os.OpenFile(final, os.O_WRONLY, 0)
 	f.WriteAt(bytes.Repeat([]byte{1}, 1<<20), int64(len(data)-1<<20))
 	f.Close()
 	prog = &restore.Progress{}
@@ -348,9 +363,32 @@ func TestResumeAndReuse(t *testing.T) {
 	}
 }
 
-// tmpName is the temporary name a restore uses for "big" in dir.
-func tmpName(t *testing.T, dir string) string {
-	return filepath.Base(restore.TempName(filepath.Join(dir, "big")))
+// tempFiles lists the restore's temporary entries and journals in dir.
+func tempFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".arca-restore-") {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
+}
+
+// tempFile returns the one temporary file (not the journal) in dir.
+func tempFile(t *testing.T, dir string) string {
+	t.Helper()
+	var found []string
+	for _, p := range tempFiles(t, dir) {
+		if !strings.HasSuffix(p, ".journal") {
+			found = append(found, p)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("temporary files in %s: %q; want one", dir, found)
+	}
+	return found[0]
 }
 
 func checkFile(t *testing.T, p string, want []byte) {
@@ -519,4 +557,31 @@ func TestSmallBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	fstest.Compare(t, src, filepath.Join(target, src))
+}
+
+// TestDamagedTreeSkipped: a directory whose tree blob is damaged is
+// reported by its path and skipped; everything else is restored.
+func TestDamagedTreeSkipped(t *testing.T) {
+	r := repotest.New(t)
+	src := t.TempDir()
+	fstest.WriteFiles(t, src, map[string]string{"a/one": "1", "a/deeper/two": "2", "b/three": "3", "top": "4"})
+	sn := snap(t, r, src)
+	n, err := tree.Lookup(t.Context(), r, sn.Tree, filepath.Join(src, "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repotest.FlipBlobByte(t, r, pack.TreeBlob, n.Subtree)
+	target := t.TempDir()
+	var warned []string
+	err = restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src,
+		Warn: func(p string, err error) { warned = append(warned, p+": "+err.Error()) }})
+	if !errors.Is(err, restore.ErrIncomplete) {
+		t.Fatalf("err = %v; want ErrIncomplete", err)
+	}
+	if len(warned) != 1 || !strings.HasPrefix(warned[0], filepath.Join(target, "a")+":") || !strings.Contains(warned[0], "corrupt") {
+		t.Errorf("warnings %q; want one naming %s as corrupt", warned, filepath.Join(target, "a"))
+	}
+	if got := listFiles(t, target); got["b/three"] != "3" || got["top"] != "4" || len(got) != 2 {
+		t.Errorf("restored %q; want b/three and top", keys(got))
+	}
 }

@@ -5,26 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 
+	"github.com/arcabackup/arca/repo/beneath"
 	"github.com/arcabackup/arca/repo/tree"
-	"github.com/zeebo/blake3"
 	"golang.org/x/sys/unix"
 )
-
-// tempName is where a file is written before it is complete: a hidden name
-// in the same directory derived from the final name, so a second run after
-// an interruption reuses and replaces it.
-func tempName(path string) string {
-	sum := blake3.Sum256([]byte(filepath.Base(path)))
-	return filepath.Join(filepath.Dir(path), fmt.Sprintf("%s%x", tempPrefix, sum[:8]))
-}
-
-// tempPrefix starts the names of files being restored.
-const tempPrefix = ".arca-restore-"
 
 // owners maps user and group names to this system's IDs, caching lookups
 // (each one reads /etc/passwd or /etc/group).
@@ -82,61 +69,32 @@ func (rs *restorer) ids(n *tree.Node) (int, int) {
 	return uid, gid
 }
 
-// setMeta applies ownership (as root), mode, xattrs and times to path, or
-// to f when it is not nil. Symlinks get no mode.
-func (rs *restorer) setMeta(path string, n *tree.Node, f *os.File) error {
+// setMeta applies ownership (as root), mode, xattrs and times to the
+// object e refers to. Symlinks get no mode.
+func (rs *restorer) setMeta(e *beneath.Entry, n *tree.Node) error {
 	var errs []error
 	if rs.owner {
 		uid, gid := rs.ids(n)
-		var err error
-		if f != nil {
-			err = f.Chown(uid, gid)
-		} else {
-			err = os.Lchown(path, uid, gid)
-		}
-		if err != nil {
+		if err := e.Chown(uid, gid); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if n.Type != tree.Symlink {
-		mode := unixMode(n.Mode)
-		var err error
-		if f != nil {
-			err = unix.Fchmod(int(f.Fd()), mode)
-		} else {
-			err = unix.Chmod(path, mode)
-		}
-		if err != nil {
-			errs = append(errs, &os.PathError{Op: "chmod", Path: path, Err: err})
+		if err := e.Chmod(unixMode(n.Mode)); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	for _, x := range n.Xattrs {
-		var err error
-		if f != nil {
-			err = unix.Fsetxattr(int(f.Fd()), x.Name, x.Value, 0)
-		} else {
-			err = unix.Lsetxattr(path, x.Name, x.Value, 0)
-		}
-		if err != nil && !(n.Type == tree.Symlink && errors.Is(err, unix.EPERM)) {
-			errs = append(errs, &os.PathError{Op: "setxattr " + x.Name, Path: path, Err: err})
+		if err := e.Setxattr(x.Name, x.Value); err != nil && !(n.Type == tree.Symlink && errors.Is(err, unix.EPERM)) {
+			errs = append(errs, err)
 		}
 	}
 	atime := n.AccessTime
 	if atime == 0 {
 		atime = n.ModTime // not stored: directories, links, and files without --with-atime
 	}
-	ts := []unix.Timespec{unix.NsecToTimespec(atime), unix.NsecToTimespec(n.ModTime)}
-	var err error
-	if f != nil {
-		err = unix.UtimesNanoAt(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), ts, 0)
-		if err != nil {
-			err = unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW)
-		}
-	} else {
-		err = unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW)
-	}
-	if err != nil {
-		errs = append(errs, &os.PathError{Op: "utimes", Path: path, Err: err})
+	if err := e.SetTimes(atime, n.ModTime); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -144,44 +102,38 @@ func (rs *restorer) setMeta(path string, n *tree.Node, f *os.File) error {
 // unixMode converts the stored permission bits (07777) to chmod's.
 func unixMode(m uint32) uint32 { return m & 0o7777 }
 
-// removeNonDir removes what is at path unless it is a directory.
-func removeNonDir(path string) error {
-	fi, err := os.Lstat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	} else if err != nil {
+// makeSpecial creates a symlink, FIFO or device node at a temporary name,
+// applies its metadata there and renames it over whatever is at name.
+func (rs *restorer) makeSpecial(dn *dirNode, name string, n *tree.Node) error {
+	typ := n.Type.UnixType()
+	tmp, err := rs.makeTemp(dn, name, func(tmp string) error {
+		switch n.Type {
+		case tree.Symlink:
+			return dn.d.Symlink(n.LinkTarget, tmp)
+		case tree.FIFO, tree.Device, tree.CharDev:
+			return dn.d.Mknod(tmp, typ|unixMode(n.Mode), n.Rdev)
+		}
+		return fmt.Errorf("cannot create a %s", n.Type)
+	})
+	if err != nil {
 		return err
 	}
-	if fi.IsDir() {
-		return fmt.Errorf("a directory is in the way")
+	e, err := dn.d.Open(tmp)
+	if err == nil {
+		if e.Type() != typ {
+			err = fmt.Errorf("%s was replaced while being restored", e.Name())
+		} else {
+			err = rs.setMeta(e, n)
+		}
+		e.Close()
 	}
-	return os.Remove(path)
-}
-
-// makeSpecial creates a symlink, FIFO or device node.
-func (rs *restorer) makeSpecial(path string, n *tree.Node) error {
-	if err := removeNonDir(path); err != nil {
-		return err
-	}
-	var err error
-	switch n.Type {
-	case tree.Symlink:
-		err = os.Symlink(n.LinkTarget, path)
-	case tree.FIFO:
-		err = unix.Mkfifo(path, unixMode(n.Mode))
-	case tree.Device:
-		err = unix.Mknod(path, unix.S_IFBLK|unixMode(n.Mode), int(n.Rdev))
-	case tree.CharDev:
-		err = unix.Mknod(path, unix.S_IFCHR|unixMode(n.Mode), int(n.Rdev))
-	case tree.Socket, tree.Irregular:
-		return nil // not restorable; the node documents that it existed
-	default:
-		return fmt.Errorf("unknown node type %s", n.Type)
+	if err == nil {
+		err = dn.d.Rename(tmp, name)
 	}
 	if err != nil {
-		return &os.PathError{Op: "create " + n.Type.String(), Path: path, Err: err}
+		dn.d.Remove(tmp)
 	}
-	return rs.setMeta(path, n, nil)
+	return err
 }
 
 // punchHole deallocates a range of f, which then reads as zeros; where the
@@ -203,28 +155,45 @@ func punchHole(f *os.File, off, n int64) error {
 	return nil
 }
 
-// fixMeta makes the metadata of path (whose lstat is fi) match n, changing
-// only what differs: an entry that is already right costs no syscall. An
-// access time that was not stored is left as it is.
-func (rs *restorer) fixMeta(path string, n *tree.Node, fi os.FileInfo) error {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return rs.setMeta(path, n, nil)
+// fixMetaAt makes the metadata of the entry name in dn match n. st is
+// what lstat found there: when it already matches, nothing more is done;
+// otherwise the entry is opened without following a symlink, must still
+// be that object, and is changed through its handle.
+func (rs *restorer) fixMetaAt(dn *dirNode, name string, n *tree.Node, st *unix.Stat_t) error {
+	if !rs.needsMeta(st, n) {
+		return nil
 	}
+	e, err := dn.d.Open(name)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	if got := e.Stat(); got.Ino != st.Ino || got.Dev != st.Dev || e.Type() != n.Type.UnixType() {
+		return fmt.Errorf("%s was replaced while being restored", e.Name())
+	}
+	return rs.setMeta(e, n)
+}
+
+// fixMeta makes the metadata of e match n, changing only what differs: an
+// entry that is already right costs no syscall.
+func (rs *restorer) fixMeta(e *beneath.Entry, n *tree.Node) error {
+	if !rs.needsMeta(e.Stat(), n) {
+		return nil
+	}
+	return rs.setMeta(e, n)
+}
+
+// needsMeta reports whether an entry's metadata (st) differs from n's. An
+// access time that was not stored is left as it is.
+func (rs *restorer) needsMeta(st *unix.Stat_t, n *tree.Node) bool {
 	if rs.owner {
 		uid, gid := rs.ids(n)
 		if int(st.Uid) != uid || int(st.Gid) != gid {
-			return rs.setMeta(path, n, nil)
+			return true
 		}
 	}
 	if n.Type != tree.Symlink && st.Mode&0o7777 != unixMode(n.Mode) {
-		return rs.setMeta(path, n, nil)
+		return true
 	}
-	if len(n.Xattrs) > 0 {
-		return rs.setMeta(path, n, nil)
-	}
-	if st.Mtim.Nano() != n.ModTime || n.AccessTime != 0 && st.Atim.Nano() != n.AccessTime {
-		return rs.setMeta(path, n, nil)
-	}
-	return nil
+	return len(n.Xattrs) > 0 || st.Mtim.Nano() != n.ModTime || n.AccessTime != 0 && st.Atim.Nano() != n.AccessTime
 }

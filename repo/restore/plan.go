@@ -10,26 +10,20 @@ import (
 	"github.com/arcabackup/arca/index"
 	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/beneath"
 	"github.com/arcabackup/arca/repo/tree"
 	"golang.org/x/sys/unix"
 )
 
-func mtime(fi os.FileInfo) int64 {
-	if st, ok := fi.Sys().(*unix.Stat_t); ok {
-		return st.Mtim.Nano()
-	}
-	return fi.ModTime().UnixNano()
-}
-
-// decide applies the overwrite mode to an entry of type typ that exists
-// at tpath (fi). It returns the action, or "" when the entry must be
-// written; sameContent is asked only in if-changed mode.
-func (rs *restorer) decide(n *tree.Node, fi os.FileInfo, sameContent func() bool) Action {
+// decide applies the overwrite mode to an entry that exists (st). It
+// returns the action, or "" when the entry must be written; sameContent is
+// asked only in if-changed mode.
+func (rs *restorer) decide(n *tree.Node, st *unix.Stat_t, sameContent func() bool) Action {
 	switch rs.opts.Overwrite {
 	case OverwriteNever:
 		return ActionSkip
 	case OverwriteIfNewer:
-		if n.ModTime <= mtime(fi) {
+		if n.ModTime <= st.Mtim.Nano() {
 			return ActionSkip
 		}
 	case OverwriteIfChanged:
@@ -40,10 +34,13 @@ func (rs *restorer) decide(n *tree.Node, fi os.FileInfo, sameContent func() bool
 	return ""
 }
 
+func isType(st *unix.Stat_t, typ uint32) bool { return st.Mode&unix.S_IFMT == typ }
+
 // file restores a regular file. The index is asked where its blobs are only
 // when they are needed: a file kept because its size and mtime match costs
 // one lstat.
-func (rs *restorer) file(n *tree.Node, tpath string) error {
+func (rs *restorer) file(n *tree.Node, dn *dirNode, name string) error {
+	p := dn.join(name)
 	var locs []index.Location
 	located, missing := false, false
 	var lerr error
@@ -51,44 +48,47 @@ func (rs *restorer) file(n *tree.Node, tpath string) error {
 		if !located {
 			located = true
 			var ok bool
-			locs, ok, lerr = rs.locate(n, tpath)
+			locs, ok, lerr = rs.locate(n, p)
 			missing = !ok && lerr == nil
 		}
 		return lerr == nil && !missing
 	}
-	fi, err := os.Lstat(tpath)
-	exists := err == nil
-	if exists && fi.IsDir() {
-		rs.fail(tpath, errors.New("a directory is in the way"))
+	st, exists, err := dn.lstat(name)
+	if err != nil {
+		rs.fail(p, err)
 		return nil
 	}
-	var have []bool // blobs the file at tpath already holds, if hashed
+	if exists && isType(&st, unix.S_IFDIR) {
+		rs.fail(p, errors.New("a directory is in the way"))
+		return nil
+	}
+	var have []bool // blobs the file at name already holds, if hashed
 	act := ActionRestore
 	if exists {
-		act = rs.decide(n, fi, func() bool {
-			if !fi.Mode().IsRegular() || uint64(fi.Size()) != n.Size {
+		act = rs.decide(n, &st, func() bool {
+			if !isType(&st, unix.S_IFREG) || uint64(st.Size) != n.Size {
 				return false
 			}
-			if mtime(fi) == n.ModTime {
+			if st.Mtim.Nano() == n.ModTime {
 				return true
 			}
 			if !locate() {
 				return false
 			}
-			have = rs.localBlobs(tpath, n, locs)
+			have = rs.localBlobsAt(dn, name, n, locs)
 			return all(have)
 		})
 		switch act {
 		case ActionSkip:
-			rs.report(act, tpath)
+			rs.report(act, p)
 			return nil
 		case ActionUnchanged:
-			rs.report(act, tpath)
+			rs.report(act, p)
 			if !rs.opts.DryRun {
-				if err := rs.fixMeta(tpath, n, fi); err != nil {
-					rs.fail(tpath, err)
+				if err := rs.fixMetaAt(dn, name, n, &st); err != nil {
+					rs.fail(p, err)
 				}
-				rs.checkLater(tpath, n)
+				rs.checkLater(dn, name, n)
 			}
 			return nil
 		}
@@ -97,18 +97,18 @@ func (rs *restorer) file(n *tree.Node, tpath string) error {
 	if !locate() {
 		return lerr // nil for a missing blob: locate reported it
 	}
-	rs.report(act, tpath)
+	rs.report(act, p)
 	if rs.opts.DryRun {
 		rs.prog.Bytes.Add(int64(n.Size))
 		return nil
 	}
-	rs.plan(tpath, n, locs, exists && fi.Mode().IsRegular(), have)
+	rs.plan(dn, name, n, locs, exists && isType(&st, unix.S_IFREG), have)
 	return nil
 }
 
 // locate finds the pack locations of a file's blobs. ok is false if one is
 // missing (reported).
-func (rs *restorer) locate(n *tree.Node, tpath string) ([]index.Location, bool, error) {
+func (rs *restorer) locate(n *tree.Node, p string) ([]index.Location, bool, error) {
 	locs := make([]index.Location, len(n.Content))
 	for i, id := range n.Content {
 		loc, ok, err := rs.r.Lookup(pack.DataBlob, id)
@@ -116,7 +116,7 @@ func (rs *restorer) locate(n *tree.Node, tpath string) ([]index.Location, bool, 
 			return nil, false, err
 		}
 		if !ok {
-			rs.fail(tpath, fmt.Errorf("data blob %s: %w", id.Short(), repo.ErrBlobNotFound))
+			rs.fail(p, fmt.Errorf("data blob %s: %w", id.Short(), repo.ErrBlobNotFound))
 			return nil, false, nil
 		}
 		locs[i] = loc
@@ -133,16 +133,30 @@ func all(b []bool) bool {
 	return true
 }
 
-// localBlobs reports which of a file's blobs the local file p already
-// holds at their offsets, by hashing them. It reads nothing from the
-// repository.
-func (rs *restorer) localBlobs(p string, n *tree.Node, locs []index.Location) []bool {
-	have := make([]bool, len(locs))
-	f, err := os.Open(p)
+func anyTrue(b []bool) bool {
+	for _, v := range b {
+		if v {
+			return true
+		}
+	}
+	return false
+}
+
+// localBlobsAt reports which of a file's blobs the regular file name in
+// dn already holds at their offsets, by hashing them.
+func (rs *restorer) localBlobsAt(dn *dirNode, name string, n *tree.Node, locs []index.Location) []bool {
+	f, err := dn.d.OpenFile(name, unix.O_RDONLY)
 	if err != nil {
-		return have
+		return make([]bool, len(locs))
 	}
 	defer f.Close()
+	return rs.localBlobs(f, n, locs)
+}
+
+// localBlobs reports which of a file's blobs f holds at their offsets. It
+// reads nothing from the repository.
+func (rs *restorer) localBlobs(f *os.File, n *tree.Node, locs []index.Location) []bool {
+	have := make([]bool, len(locs))
 	h := rs.r.Key().NewIDHasher()
 	var buf []byte
 	off := int64(0)
@@ -162,26 +176,36 @@ func (rs *restorer) localBlobs(p string, n *tree.Node, locs []index.Location) []
 }
 
 // plan records the blob writes of one regular file. The file is written
-// to its temporary name; blobs already there from an interrupted run, or
-// in the file being replaced (reuse), are kept rather than read from the
-// repository.
-func (rs *restorer) plan(tpath string, n *tree.Node, locs []index.Location, reuse bool, have []bool) {
-	fs := &fileState{path: tpath, tmp: tempName(tpath), node: n}
-	if st, err := os.Lstat(fs.tmp); err == nil && st.Mode().IsRegular() {
-		have = rs.localBlobs(fs.tmp, n, locs)
-		fs.resume = true
+// to a temporary file; blobs already there from an interrupted run (found
+// through the journal), or in the file being replaced (reuse), are kept
+// rather than read from the repository.
+func (rs *restorer) plan(dn *dirNode, name string, n *tree.Node, locs []index.Location, reuse bool, have []bool) {
+	fs := &fileState{dir: dn.hold(), name: name, path: dn.join(name), node: n}
+	if tmp, ok := rs.journal.take(dn.rel, name); ok {
+		if f, err := rs.openTemp(dn, tmp, 0); err == nil {
+			var st unix.Stat_t
+			unix.Fstat(int(f.Fd()), &st)
+			have = rs.localBlobs(f, n, locs)
+			f.Close()
+			fs.tmp, fs.tmpIno, fs.resume = tmp, st.Ino, true
+		} else {
+			rs.journal.discard(dn, tmp)
+			have = nil
+		}
 	} else if reuse {
 		if have == nil {
-			have = rs.localBlobs(tpath, n, locs)
+			have = rs.localBlobsAt(dn, name, n, locs)
 		}
-		if any(have) {
-			if err := copyFile(tpath, fs.tmp); err == nil {
-				fs.resume = true
-			} else {
-				os.Remove(fs.tmp)
+		if anyTrue(have) {
+			if err := rs.copyToTemp(fs); err != nil {
 				have = nil
 			}
+		} else {
+			have = nil
 		}
+	}
+	if fs.tmp == "" {
+		fs.tmp = beneath.RandomName(tempPrefix) // recorded in the journal when the batch runs
 	}
 	missing := 0
 	off := int64(0)
@@ -210,118 +234,158 @@ func (rs *restorer) plan(tpath string, n *tree.Node, locs []index.Location, reus
 	rs.files = append(rs.files, fs)
 }
 
-func any(b []bool) bool {
-	for _, v := range b {
-		if v {
-			return true
-		}
-	}
-	return false
-}
-
-// copyFile copies src to a new file dst (copy_file_range where the file
-// system allows).
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+// copyToTemp copies the file being replaced into a new temporary file
+// (copy_file_range where the file system allows), so that its blobs that
+// still match need not be read from the repository.
+func (rs *restorer) copyToTemp(fs *fileState) error {
+	dn := fs.dir
+	in, err := dn.d.OpenFile(fs.name, unix.O_RDONLY)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	var out *os.File
+	tmp, err := rs.makeTemp(dn, fs.name, func(tmp string) error {
+		var err error
+		out, err = dn.d.Create(tmp, 0o600)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	_, err = io.Copy(out, in)
+	var st unix.Stat_t
+	if err == nil {
+		err = unix.Fstat(int(out.Fd()), &st)
+	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
-	return err
+	if err != nil {
+		dn.d.Remove(tmp)
+		return err
+	}
+	fs.tmp, fs.tmpIno, fs.resume = tmp, st.Ino, true
+	return nil
+}
+
+type verifyItem struct {
+	dir  *dirNode
+	name string
+	node *tree.Node
 }
 
 // checkLater queues a file for --verify at the end of the batch.
-func (rs *restorer) checkLater(tpath string, n *tree.Node) {
+func (rs *restorer) checkLater(dn *dirNode, name string, n *tree.Node) {
 	if rs.opts.Verify {
-		rs.verify = append(rs.verify, verifyItem{tpath, n})
+		rs.verify = append(rs.verify, verifyItem{dn.hold(), name, n})
 	}
 }
 
 // verifyBatch reads back the files of the batch and checks their blobs.
 func (rs *restorer) verifyBatch(items []verifyItem) {
 	for _, it := range items {
-		if err := rs.ctx.Err(); err != nil {
-			return
+		if rs.ctx.Err() == nil {
+			rs.verifyOne(it)
 		}
-		locs, ok, err := rs.locate(it.node, it.path)
-		if err != nil || !ok {
-			continue
-		}
-		fi, err := os.Lstat(it.path)
-		if err != nil {
-			rs.fail(it.path, fmt.Errorf("verify: %w", err))
-			continue
-		}
-		if uint64(fi.Size()) != it.node.Size {
-			rs.fail(it.path, fmt.Errorf("verify: size %d, want %d", fi.Size(), it.node.Size))
-			continue
-		}
-		for i, ok := range rs.localBlobs(it.path, it.node, locs) {
-			if !ok {
-				rs.fail(it.path, fmt.Errorf("verify: blob %d of %d (%s) does not match", i+1, len(locs), it.node.Content[i].Short()))
-				break
-			}
-		}
-		rs.prog.Verified.Add(1)
+		it.dir.release()
 	}
 }
 
-// special restores a symlink, FIFO or device node, unless the overwrite
-// mode keeps what is there.
-func (rs *restorer) special(tpath string, n *tree.Node) {
-	fi, err := os.Lstat(tpath)
-	act := ActionRestore
-	if err == nil {
-		if fi.IsDir() {
-			rs.fail(tpath, errors.New("a directory is in the way"))
+func (rs *restorer) verifyOne(it verifyItem) {
+	p := it.dir.join(it.name)
+	locs, ok, err := rs.locate(it.node, p)
+	if err != nil || !ok {
+		return
+	}
+	f, err := it.dir.d.OpenFile(it.name, unix.O_RDONLY)
+	if err != nil {
+		rs.fail(p, fmt.Errorf("verify: %w", err))
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		rs.fail(p, fmt.Errorf("verify: %w", err))
+		return
+	}
+	if uint64(fi.Size()) != it.node.Size {
+		rs.fail(p, fmt.Errorf("verify: size %d, want %d", fi.Size(), it.node.Size))
+		return
+	}
+	for i, ok := range rs.localBlobs(f, it.node, locs) {
+		if !ok {
+			rs.fail(p, fmt.Errorf("verify: blob %d of %d (%s) does not match", i+1, len(locs), it.node.Content[i].Short()))
 			return
 		}
-		act = rs.decide(n, fi, func() bool { return sameSpecial(tpath, fi, n) })
+	}
+	rs.prog.Verified.Add(1)
+}
+
+// special restores a symlink, FIFO or device node, unless the overwrite
+// mode keeps what is there. Sockets and irregular nodes are not created;
+// a socket already there gets its metadata, anything else is left alone.
+func (rs *restorer) special(n *tree.Node, dn *dirNode, name string) {
+	p := dn.join(name)
+	st, exists, err := dn.lstat(name)
+	if err != nil {
+		rs.fail(p, err)
+		return
+	}
+	if n.Type == tree.Socket || n.Type == tree.Irregular {
+		if exists && n.Type == tree.Socket && isType(&st, unix.S_IFSOCK) && rs.opts.Overwrite != OverwriteNever {
+			rs.report(ActionUnchanged, p)
+			if !rs.opts.DryRun {
+				if err := rs.fixMetaAt(dn, name, n, &st); err != nil {
+					rs.fail(p, err)
+				}
+			}
+			return
+		}
+		rs.report(ActionSkip, p) // cannot be recreated
+		return
+	}
+	act := ActionRestore
+	if exists {
+		if isType(&st, unix.S_IFDIR) {
+			rs.fail(p, errors.New("a directory is in the way"))
+			return
+		}
+		act = rs.decide(n, &st, func() bool { return rs.sameSpecial(dn, name, &st, n) })
 		switch act {
 		case ActionSkip:
-			rs.report(act, tpath)
+			rs.report(act, p)
 			return
 		case ActionUnchanged:
-			rs.report(act, tpath)
+			rs.report(act, p)
 			if !rs.opts.DryRun {
-				if err := rs.fixMeta(tpath, n, fi); err != nil {
-					rs.fail(tpath, err)
+				if err := rs.fixMetaAt(dn, name, n, &st); err != nil {
+					rs.fail(p, err)
 				}
 			}
 			return
 		}
 		act = ActionUpdate
 	}
-	rs.report(act, tpath)
+	rs.report(act, p)
 	if rs.opts.DryRun {
 		return
 	}
-	if err := rs.makeSpecial(tpath, n); err != nil {
-		rs.fail(tpath, err)
+	if err := rs.makeSpecial(dn, name, n); err != nil {
+		rs.fail(p, err)
 	}
 }
 
-func sameSpecial(p string, fi os.FileInfo, n *tree.Node) bool {
-	m := fi.Mode()
+func (rs *restorer) sameSpecial(dn *dirNode, name string, st *unix.Stat_t, n *tree.Node) bool {
+	if !isType(st, n.Type.UnixType()) {
+		return false
+	}
 	switch n.Type {
 	case tree.Symlink:
-		target, err := os.Readlink(p)
-		return m&os.ModeSymlink != 0 && err == nil && target == n.LinkTarget
-	case tree.FIFO:
-		return m&os.ModeNamedPipe != 0
+		target, err := dn.d.Readlink(name)
+		return err == nil && target == n.LinkTarget
 	case tree.Device, tree.CharDev:
-		st, ok := fi.Sys().(*unix.Stat_t)
-		return ok && m&os.ModeDevice != 0 && (m&os.ModeCharDevice != 0) == (n.Type == tree.CharDev) && uint64(st.Rdev) == n.Rdev
-	case tree.Socket, tree.Irregular:
-		return true // never created; whatever is there stays
+		return st.Rdev == n.Rdev
 	}
-	return false
+	return true
 }

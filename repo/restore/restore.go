@@ -1,26 +1,19 @@
 package restore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/arcabackup/arca/crypto"
-	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo"
-	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo/beneath"
 	"github.com/arcabackup/arca/repo/filter"
 	"github.com/arcabackup/arca/repo/snapshot"
 	"github.com/arcabackup/arca/repo/tree"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -94,6 +87,23 @@ type Options struct {
 	Report func(a Action, path string)
 	// Progress, if not nil, is updated while the restore runs.
 	Progress *Progress
+
+	test *hooks // set by tests (export_test.go)
+}
+
+// hooks let tests act at the points where a hostile user could.
+type hooks struct {
+	beforeCreate   func(dir, name string) // a temporary entry is about to be created
+	beforeFlush    func()                 // a batch is planned; its files are written next
+	beforeFinalize func()                 // hard links and directory metadata are next
+	afterWrite     func()                 // a blob was written to a file
+}
+
+func (o *Options) hooks() *hooks {
+	if o.test == nil {
+		o.test = &hooks{}
+	}
+	return o.test
 }
 
 // Progress is updated atomically.
@@ -112,38 +122,18 @@ type Progress struct {
 var ErrIncomplete = errors.New("restore: some entries were not restored")
 
 // batch limits: a batch is executed when it plans this many files or blob
-// writes, which bounds memory whatever the snapshot's size.
+// writes, or when this many walked directories wait for their metadata
+// (each holds an open handle), which bounds memory and open files whatever
+// the snapshot's size.
 var (
 	batchFiles  = 20000
 	batchWrites = 200000
+	batchDirs   = 1000
 )
 
-type fileState struct {
-	path      string // final path
-	tmp       string
-	node      *tree.Node
-	remaining atomic.Int64
-	mu        sync.Mutex
-	f         *os.File
-	created   bool
-	resume    bool // tmp holds data to keep: open it without truncating
-	failed    atomic.Bool
-}
-
-type write struct {
-	file   *fileState
-	offset int64
-}
-
-type blobWrites struct {
-	entry  pack.Entry
-	writes []write
-}
-
-type verifyItem struct {
-	path string
-	node *tree.Node
-}
+// tempPrefix starts the names of the restore's temporary entries and of
+// its journal; --delete leaves such names alone.
+const tempPrefix = ".arca-restore-"
 
 type restorer struct {
 	ctx   context.Context
@@ -151,32 +141,29 @@ type restorer struct {
 	opts  Options
 	prog  *Progress
 	owner bool
+	euid  int
 	names *owners
+
+	root    *dirNode
+	journal *journal
 
 	files  []*fileState
 	packs  map[crypto.ID]map[crypto.ID]*blobWrites // pack -> blob -> writes
 	nwrite int
 	verify []verifyItem
 
-	links map[[2]uint64]string // (device, inode) of the snapshot's file -> restored path
-	later []hardlink
-	dirs  []*dirMeta // in walk order; finalized once walked and flushed
+	links    map[[2]uint64]linkTarget // (device, inode) of the snapshot's file -> where it was restored
+	later    []hardlink
+	dirs     []*dirMeta // in walk order; finalized once walked and flushed
+	doneDirs int        // dirs walked completely, waiting for finalize
 
 	errCount atomic.Int64
 }
 
-type hardlink struct {
-	path, target string
-	node         *tree.Node
-}
-
-type dirMeta struct {
-	path string
-	node tree.Node
-	done bool // its walk has finished
-}
-
-// Run restores snapshot sn (or opts.Root in it) into opts.Target.
+// Run restores snapshot sn (or opts.Root in it) into opts.Target. Every
+// file-system operation works beneath an open handle of the target and
+// follows no symlink there (docs/design.md, "Restore never writes outside
+// its target").
 func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Options) error {
 	if opts.Workers <= 0 {
 		opts.Workers = 4
@@ -198,27 +185,24 @@ func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Op
 	if err != nil {
 		return fmt.Errorf("restore: %s in snapshot %s: %w", root, sn.ID.Short(), err)
 	}
-	if !opts.DryRun {
-		if err := os.MkdirAll(opts.Target, 0o700); err != nil {
-			return fmt.Errorf("restore: target %s: %w", opts.Target, err)
-		}
-		if err := unix.Access(opts.Target, unix.W_OK); err != nil {
-			return fmt.Errorf("restore: target %s is not writable: %w", opts.Target, err)
-		}
-	}
 	rs := &restorer{
-		ctx: ctx, r: r, opts: opts, prog: opts.Progress, owner: os.Geteuid() == 0,
+		ctx: ctx, r: r, opts: opts, prog: opts.Progress, owner: os.Geteuid() == 0, euid: os.Geteuid(),
 		names: &owners{users: map[string]int{}, groups: map[string]int{}},
-		packs: map[crypto.ID]map[crypto.ID]*blobWrites{}, links: map[[2]uint64]string{},
+		packs: map[crypto.ID]map[crypto.ID]*blobWrites{}, links: map[[2]uint64]linkTarget{},
 	}
+	if err := rs.openTarget(); err != nil {
+		return err
+	}
+	defer rs.root.release()
 	if node.Type == tree.Dir {
-		err = rs.walk(node.Subtree, opts.Target, root, rs.opts.Include.Empty())
+		err = rs.walk(node.Subtree, rs.root, root, rs.opts.Include.Empty())
 	} else {
-		err = rs.entry(node, filepath.Join(opts.Target, node.Name))
+		err = rs.entry(node, rs.root, node.Name)
 	}
 	if err == nil {
 		err = rs.flush()
 	}
+	rs.journal.finish(err == nil)
 	if err != nil {
 		return err
 	}
@@ -227,6 +211,33 @@ func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Op
 	}
 	return nil
 }
+
+// openTarget creates the target if needed and opens it; in a dry run a
+// missing target is a directory with nothing in it.
+func (rs *restorer) openTarget() error {
+	target := rs.opts.Target
+	if !rs.opts.DryRun {
+		if err := os.MkdirAll(target, 0o700); err != nil {
+			return fmt.Errorf("restore: target %s: %w", target, err)
+		}
+		if err := unix.Access(target, unix.W_OK); err != nil {
+			return fmt.Errorf("restore: target %s is not writable: %w", target, err)
+		}
+	}
+	d, err := beneath.OpenRoot(target)
+	if err != nil && !(rs.opts.DryRun && errors.Is(err, os.ErrNotExist)) {
+		return fmt.Errorf("restore: target %s: %w", target, err)
+	}
+	rs.root = &dirNode{d: d, path: target}
+	rs.root.refs.Store(1)
+	rs.journal = &journal{}
+	if d != nil && !rs.opts.DryRun {
+		rs.journal = openJournal(d, rs.euid, rs.warnJournal)
+	}
+	return nil
+}
+
+func (rs *restorer) warnJournal(p string, err error) { rs.fail(p, err) }
 
 func (rs *restorer) fail(path string, err error) {
 	rs.errCount.Add(1)
@@ -262,25 +273,29 @@ func (rs *restorer) reportNewDir(path string) {
 	}
 }
 
-// walk restores the entries of tree id into dir; sdir is the directory's
+// walk restores the entries of tree id into dn; sdir is the directory's
 // path in the snapshot. whole says the directory is selected entirely
-// (not only for some included entries inside it), which --delete needs.
-func (rs *restorer) walk(id crypto.ID, dir, sdir string, whole bool) error {
+// (not only for some included entries inside it), which --delete needs. A
+// tree that cannot be read is reported and its subtree skipped.
+func (rs *restorer) walk(id crypto.ID, dn *dirNode, sdir string, whole bool) error {
 	if err := rs.ctx.Err(); err != nil {
 		return err
 	}
 	t, err := tree.Load(rs.ctx, rs.r, id)
 	if err != nil {
-		return fmt.Errorf("restore: %s: %w", dir, err)
+		if cerr := rs.ctx.Err(); cerr != nil {
+			return cerr
+		}
+		rs.fail(dn.path, fmt.Errorf("the snapshot's directory %s cannot be read, its contents are skipped: %w", sdir, err))
+		return nil
 	}
 	if rs.opts.Delete && whole {
-		rs.deleteExtra(dir, sdir, t)
+		rs.deleteExtra(dn, sdir, t)
 	}
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
-		tpath := filepath.Join(dir, n.Name)
 		if !tree.ValidName(n.Name) {
-			rs.fail(tpath, errors.New("invalid name in snapshot"))
+			rs.fail(dn.join(n.Name), errors.New("invalid name in snapshot"))
 			continue
 		}
 		spath := path.Join(sdir, n.Name)
@@ -292,18 +307,18 @@ func (rs *restorer) walk(id crypto.ID, dir, sdir string, whole bool) error {
 			if !included && !rs.opts.Include.MayMatchBelow(spath) {
 				continue
 			}
-			if err := rs.dir(n, tpath, spath, included); err != nil {
+			if err := rs.dir(n, dn, spath, included); err != nil {
 				return err
 			}
-			continue
+		} else {
+			if !included {
+				continue
+			}
+			if err := rs.entry(n, dn, n.Name); err != nil {
+				return err
+			}
 		}
-		if !included {
-			continue
-		}
-		if err := rs.entry(n, tpath); err != nil {
-			return err
-		}
-		if len(rs.files) >= batchFiles || rs.nwrite >= batchWrites {
+		if len(rs.files) >= batchFiles || rs.nwrite >= batchWrites || rs.doneDirs >= batchDirs {
 			if err := rs.flush(); err != nil {
 				return err
 			}
@@ -312,392 +327,106 @@ func (rs *restorer) walk(id crypto.ID, dir, sdir string, whole bool) error {
 	return nil
 }
 
-// dir restores a directory and walks into it.
-func (rs *restorer) dir(n *tree.Node, tpath, spath string, whole bool) error {
-	fi, err := os.Lstat(tpath)
-	switch {
-	case err == nil && !fi.IsDir():
-		rs.fail(tpath, errors.New("a file that is not a directory is in the way"))
+// dir restores a directory and walks into it. A symlink where the
+// snapshot has a directory is replaced by the directory (unless the
+// overwrite mode is never), never followed.
+func (rs *restorer) dir(n *tree.Node, parent *dirNode, spath string, whole bool) error {
+	p := parent.join(n.Name)
+	st, exists, err := parent.lstat(n.Name)
+	if err != nil {
+		rs.fail(p, err)
 		return nil
-	case err != nil && !errors.Is(err, os.ErrNotExist):
-		rs.fail(tpath, err)
-		return nil
-	case err != nil:
-		rs.reportNewDir(tpath)
+	}
+	var d *beneath.Dir
+	switch typ := st.Mode & unix.S_IFMT; {
+	case !exists:
+		rs.reportNewDir(p)
 		if !rs.opts.DryRun {
-			if err := mkdir(tpath); err != nil {
-				rs.fail(tpath, err)
-				return nil
+			d, err = rs.mkdir(parent, n.Name)
+		}
+	case typ == unix.S_IFDIR:
+		d, err = parent.d.OpenDir(n.Name)
+	case typ == unix.S_IFLNK && rs.opts.Overwrite != OverwriteNever:
+		rs.reportNewDir(p)
+		if !rs.opts.DryRun {
+			if err = parent.d.Remove(n.Name); err == nil {
+				d, err = rs.mkdir(parent, n.Name)
 			}
 		}
+	case typ == unix.S_IFLNK:
+		err = errors.New("a symlink is in the way of a directory (left as it is with --overwrite never)")
+	default:
+		err = errors.New("a file that is not a directory is in the way")
 	}
-	var d *dirMeta
+	if err != nil {
+		rs.fail(p, err)
+		return nil
+	}
+	child := parent.child(n.Name, d)
+	var m *dirMeta
 	if !rs.opts.DryRun {
-		d = &dirMeta{path: tpath, node: *n}
-		rs.dirs = append(rs.dirs, d)
+		m = &dirMeta{dir: child.hold(), node: *n}
+		rs.dirs = append(rs.dirs, m)
 	}
-	err = rs.walk(n.Subtree, tpath, spath, whole)
-	if d != nil {
-		d.done = true
+	err = rs.walk(n.Subtree, child, spath, whole)
+	child.release()
+	if m != nil {
+		m.done = true
+		rs.doneDirs++
 	}
 	return err
 }
 
-// finalize runs after a batch is written: it makes the hard links whose
-// targets now exist and applies the metadata of the directories that were
-// walked completely, deepest first (their mtimes must come after their
-// contents). Directories still being walked, the ancestors of where the
-// walk is, stay; so memory holds one path's worth of directories, not the
-// snapshot's.
-func (rs *restorer) finalize() {
-	for _, l := range rs.later {
-		rs.link(l)
+// mkdir creates the directory name in parent (private until its metadata
+// is applied) and opens it.
+func (rs *restorer) mkdir(parent *dirNode, name string) (*beneath.Dir, error) {
+	if err := parent.d.Mkdir(name, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
 	}
-	rs.later = nil
-	kept := rs.dirs[:0]
-	for i := len(rs.dirs) - 1; i >= 0; i-- {
-		d := rs.dirs[i]
-		if !d.done {
-			continue
-		}
-		fi, err := os.Lstat(d.path)
-		if err == nil {
-			err = rs.fixMeta(d.path, &d.node, fi)
-		}
-		if err != nil {
-			rs.fail(d.path, err)
-		}
-	}
-	for _, d := range rs.dirs {
-		if !d.done {
-			kept = append(kept, d)
-		}
-	}
-	clear(rs.dirs[len(kept):])
-	rs.dirs = kept
+	return parent.d.OpenDir(name)
 }
 
-// entry restores one entry that is not a directory.
-func (rs *restorer) entry(n *tree.Node, tpath string) error {
+// entry restores one entry that is not a directory into dn.
+func (rs *restorer) entry(n *tree.Node, dn *dirNode, name string) error {
 	switch n.Type {
 	case tree.File:
 		if n.Links > 1 {
 			key := [2]uint64{n.Device, n.Inode}
 			if first, ok := rs.links[key]; ok {
-				rs.later = append(rs.later, hardlink{path: tpath, target: first, node: n})
+				rs.later = append(rs.later, hardlink{dir: dn.hold(), name: name, target: first, node: n})
 				return nil
 			}
-			rs.links[key] = tpath
+			rs.links[key] = linkTarget{rel: dn.rel, name: name}
 		}
-		return rs.file(n, tpath)
+		return rs.file(n, dn, name)
 	}
-	rs.special(tpath, n)
+	rs.special(n, dn, name)
 	return nil
 }
 
-// deleteExtra removes the entries of dir that tree t does not have.
-func (rs *restorer) deleteExtra(dir, sdir string, t *tree.Tree) {
-	entries, err := os.ReadDir(dir)
+// deleteExtra removes the entries of dn that tree t does not have.
+func (rs *restorer) deleteExtra(dn *dirNode, sdir string, t *tree.Tree) {
+	if dn.d == nil {
+		return // a dry run's directory that does not exist yet
+	}
+	names, err := dn.d.Names()
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			rs.fail(dir, err)
-		}
+		rs.fail(dn.path, err)
 		return
 	}
-	for _, e := range entries {
-		name := e.Name()
-		if _, ok := t.Find(name); ok || strings.HasPrefix(name, tempPrefix) {
+	for _, name := range names {
+		if _, ok := t.Find(name); ok || len(name) >= len(tempPrefix) && name[:len(tempPrefix)] == tempPrefix {
 			continue
 		}
-		spath := path.Join(sdir, name)
-		if rs.opts.Exclude.Match(spath) {
+		if rs.opts.Exclude.Match(path.Join(sdir, name)) {
 			continue // left out of the restore, so not ours to delete
 		}
-		p := filepath.Join(dir, name)
+		p := dn.join(name)
 		rs.report(ActionDelete, p)
 		if !rs.opts.DryRun {
-			if err := os.RemoveAll(p); err != nil {
+			if err := dn.d.RemoveAll(name); err != nil {
 				rs.fail(p, err)
 			}
 		}
-	}
-}
-
-func mkdir(path string) error {
-	err := os.Mkdir(path, 0o700)
-	if errors.Is(err, os.ErrExist) {
-		fi, serr := os.Lstat(path)
-		if serr == nil && fi.IsDir() {
-			return nil
-		}
-		return fmt.Errorf("a file that is not a directory is in the way")
-	}
-	return err
-}
-
-// flush executes the planned batch.
-func (rs *restorer) flush() error {
-	files, packs := rs.files, rs.packs
-	rs.files, rs.packs, rs.nwrite = nil, map[crypto.ID]map[crypto.ID]*blobWrites{}, 0
-	defer func() {
-		items := rs.verify
-		rs.verify = nil
-		rs.verifyBatch(items)
-		rs.finalize()
-	}()
-	for _, fs := range files {
-		if fs.remaining.Load() == 0 { // empty, or every blob already there
-			fs.mu.Lock()
-			err := rs.open(fs)
-			fs.mu.Unlock()
-			if err != nil {
-				fs.failed.Store(true)
-				rs.fail(fs.path, err)
-				continue
-			}
-			rs.finish(fs)
-		}
-	}
-	ids := make([]crypto.ID, 0, len(packs))
-	for id := range packs {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b crypto.ID) int { return bytes.Compare(a[:], b[:]) })
-	g, gctx := errgroup.WithContext(rs.ctx)
-	g.SetLimit(rs.opts.Workers)
-	for _, id := range ids {
-		g.Go(func() error { return rs.restorePack(gctx, id, packs[id]) })
-	}
-	err := g.Wait()
-	// Close whatever is still open (after a failure). When interrupted,
-	// keep the partial files: the next run completes them.
-	if err != nil {
-		keep := rs.ctx.Err() != nil
-		for _, fs := range files {
-			if fs.remaining.Load() > 0 {
-				fs.abandon(keep)
-			}
-		}
-	}
-	return err
-}
-
-// open creates the file's temporary name on first use and sizes it, so
-// blobs that are not written stay holes. fs.mu must be held.
-func (rs *restorer) open(fs *fileState) error {
-	if fs.created {
-		return nil
-	}
-	fs.created = true
-	if fi, err := os.Lstat(fs.path); err == nil && fi.IsDir() {
-		return fmt.Errorf("a directory is in the way")
-	}
-	flags := os.O_CREATE | os.O_TRUNC | os.O_WRONLY
-	if fs.resume {
-		flags = os.O_WRONLY // keep what an interrupted run or the old file left
-	}
-	f, err := os.OpenFile(fs.tmp, flags, 0o600)
-	if err != nil {
-		return err
-	}
-	if err := f.Truncate(int64(fs.node.Size)); err != nil {
-		f.Close()
-		os.Remove(fs.tmp)
-		return err
-	}
-	fs.f = f
-	return nil
-}
-
-// finish closes a complete file, applies its metadata and renames it into
-// place.
-func (rs *restorer) finish(fs *fileState) {
-	fs.mu.Lock()
-	f := fs.f
-	fs.f = nil
-	fs.mu.Unlock()
-	if f == nil {
-		return
-	}
-	err := rs.setMeta(fs.tmp, fs.node, f)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(fs.tmp, fs.path)
-	}
-	if err != nil {
-		os.Remove(fs.tmp)
-		rs.fail(fs.path, err)
-		return
-	}
-	rs.checkLater(fs.path, fs.node)
-}
-
-type segment struct {
-	start, end int64
-	blobs      []*blobWrites
-}
-
-// maxGap is the largest run of unneeded bytes read rather than skipped
-// between two needed blobs of a pack; maxSegment bounds one read (a single
-// larger blob is read alone).
-const (
-	maxGap     = 1 << 20
-	maxSegment = 4 << 20
-)
-
-func (rs *restorer) restorePack(ctx context.Context, id crypto.ID, blobs map[crypto.ID]*blobWrites) error {
-	list := make([]*blobWrites, 0, len(blobs))
-	for _, bw := range blobs {
-		list = append(list, bw)
-	}
-	slices.SortFunc(list, func(a, b *blobWrites) int { return int(a.entry.Offset) - int(b.entry.Offset) })
-	var segs []segment
-	for _, bw := range list {
-		s, e := int64(bw.entry.Offset), int64(bw.entry.Offset)+int64(bw.entry.Length)
-		if n := len(segs); n > 0 && s-segs[n-1].end <= maxGap && e-segs[n-1].start <= maxSegment {
-			segs[n-1].end = max(segs[n-1].end, e)
-			segs[n-1].blobs = append(segs[n-1].blobs, bw)
-			continue
-		}
-		segs = append(segs, segment{start: s, end: e, blobs: []*blobWrites{bw}})
-	}
-	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
-	hasher := rs.r.Key().NewIDHasher()
-	var buf, plain []byte
-	for _, sg := range segs {
-		if cap(buf) < int(sg.end-sg.start) {
-			buf = make([]byte, sg.end-sg.start)
-		}
-		buf = buf[:sg.end-sg.start]
-		if err := backend.ReadAt(ctx, rs.r.Backend(), h, buf, sg.start); err != nil {
-			for _, bw := range sg.blobs {
-				rs.blobFailed(bw, fmt.Errorf("read pack %s: %w", id.Short(), err))
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			continue
-		}
-		rs.prog.BytesRead.Add(int64(len(buf)))
-		for _, bw := range sg.blobs {
-			off := int64(bw.entry.Offset) - sg.start
-			var err error
-			plain, err = pack.OpenBlob(rs.r.Key(), hasher, bw.entry, buf[off:off+int64(bw.entry.Length)], plain[:0])
-			if err != nil {
-				rs.blobFailed(bw, fmt.Errorf("pack %s: %w", id, err))
-				continue
-			}
-			zero := allZero(plain)
-			for _, wr := range bw.writes {
-				rs.writeBlob(wr, plain, zero)
-			}
-		}
-	}
-	return nil
-}
-
-func (rs *restorer) blobFailed(bw *blobWrites, err error) {
-	for _, wr := range bw.writes {
-		if !wr.file.failed.Swap(true) {
-			rs.fail(wr.file.path, err)
-		}
-		rs.blobDone(wr.file)
-	}
-}
-
-// blobDone counts one of a file's blobs as handled; after the last, the
-// file is completed, or dropped if one failed.
-func (rs *restorer) blobDone(fs *fileState) {
-	if fs.remaining.Add(-1) != 0 {
-		return
-	}
-	if fs.failed.Load() {
-		fs.abandon(false)
-		return
-	}
-	rs.finish(fs)
-}
-
-// abandon closes the temporary file if it is open and, unless keep is
-// set, removes it if this run opened it (a partial file from an earlier
-// run that this one did not get to stays for the next).
-func (fs *fileState) abandon(keep bool) {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if fs.f != nil {
-		fs.f.Close()
-		fs.f = nil
-	}
-	if !keep && fs.created {
-		os.Remove(fs.tmp)
-	}
-}
-
-func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
-	fs := wr.file
-	if !fs.failed.Load() {
-		fs.mu.Lock()
-		err := rs.open(fs)
-		if err == nil && fs.f != nil {
-			switch {
-			case !zero:
-				_, err = fs.f.WriteAt(data, wr.offset)
-			case fs.resume:
-				// The old data there is not zero: make it a hole.
-				err = punchHole(fs.f, wr.offset, int64(len(data)))
-			}
-		}
-		fs.mu.Unlock()
-		if err != nil && !fs.failed.Swap(true) {
-			rs.fail(fs.path, err)
-		}
-	}
-	rs.prog.Bytes.Add(int64(len(data)))
-	rs.blobDone(fs)
-}
-
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
-			return false
-		}
-		b = b[8:]
-	}
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func (rs *restorer) link(l hardlink) {
-	target, terr := os.Lstat(l.target)
-	if terr != nil && !rs.opts.DryRun {
-		rs.fail(l.path, fmt.Errorf("hard link target %s was not restored", l.target))
-		return
-	}
-	act := ActionRestore
-	if fi, err := os.Lstat(l.path); err == nil {
-		if fi.IsDir() {
-			rs.fail(l.path, fmt.Errorf("a directory is in the way"))
-			return
-		}
-		act = rs.decide(l.node, fi, func() bool { return terr == nil && os.SameFile(fi, target) })
-		if act == ActionSkip || act == ActionUnchanged {
-			rs.report(act, l.path)
-			return
-		}
-		act = ActionUpdate
-	}
-	rs.report(act, l.path)
-	if rs.opts.DryRun {
-		return
-	}
-	os.Remove(l.path)
-	if err := os.Link(l.target, l.path); err != nil {
-		rs.fail(l.path, err)
 	}
 }

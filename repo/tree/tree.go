@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/pack"
@@ -111,6 +112,28 @@ func (n *Node) FileMode() fs.FileMode {
 		m |= fs.ModeIrregular
 	}
 	return m
+}
+
+// UnixType returns the file-type bits (syscall.S_IFMT) of an entry of type
+// t, or 0 for Irregular.
+func (t NodeType) UnixType() uint32 {
+	switch t {
+	case File:
+		return syscall.S_IFREG
+	case Dir:
+		return syscall.S_IFDIR
+	case Symlink:
+		return syscall.S_IFLNK
+	case Device:
+		return syscall.S_IFBLK
+	case CharDev:
+		return syscall.S_IFCHR
+	case FIFO:
+		return syscall.S_IFIFO
+	case Socket:
+		return syscall.S_IFSOCK
+	}
+	return 0
 }
 
 // Tree is one directory's entries, sorted by name.

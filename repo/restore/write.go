@@ -1,0 +1,350 @@
+package restore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/pack"
+	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo/beneath"
+	"github.com/arcabackup/arca/repo/tree"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+)
+
+// fileState is one regular file of a batch. It is written to a temporary
+// file in its directory and renamed to its name when complete.
+type fileState struct {
+	dir       *dirNode
+	name      string
+	path      string // for messages
+	node      *tree.Node
+	remaining atomic.Int64
+
+	mu      sync.Mutex
+	tmp     string // temporary name in dir
+	tmpIno  uint64 // its inode, once it exists (resume, reuse)
+	f       *os.File
+	created bool // this run has opened or created tmp
+	resume  bool // tmp exists and holds data to keep
+	failed  atomic.Bool
+}
+
+type write struct {
+	file   *fileState
+	offset int64
+}
+
+type blobWrites struct {
+	entry  pack.Entry
+	writes []write
+}
+
+// flush executes the planned batch.
+func (rs *restorer) flush() error {
+	if h := rs.opts.test; h != nil && h.beforeFlush != nil {
+		h.beforeFlush()
+	}
+	files, packs := rs.files, rs.packs
+	rs.files, rs.packs, rs.nwrite = nil, map[crypto.ID]map[crypto.ID]*blobWrites{}, 0
+	defer func() {
+		items := rs.verify
+		rs.verify = nil
+		rs.verifyBatch(items)
+		for _, fs := range files {
+			fs.dir.release()
+		}
+		rs.finalize()
+	}()
+	// Record the temporary names about to be created, all at once, so
+	// that a killed restore's partial files are found by the next run.
+	var fresh []journalEntry
+	for _, fs := range files {
+		if !fs.resume {
+			fresh = append(fresh, journalEntry{Dir: fs.dir.rel, Name: fs.name, Temp: fs.tmp})
+		}
+	}
+	rs.journal.record(fresh...)
+	for _, fs := range files {
+		if fs.remaining.Load() == 0 { // empty, or every blob already there
+			fs.mu.Lock()
+			err := rs.open(fs)
+			fs.mu.Unlock()
+			if err != nil {
+				fs.failed.Store(true)
+				rs.fail(fs.path, err)
+				continue
+			}
+			rs.finish(fs)
+		}
+	}
+	ids := make([]crypto.ID, 0, len(packs))
+	for id := range packs {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b crypto.ID) int { return bytes.Compare(a[:], b[:]) })
+	g, gctx := errgroup.WithContext(rs.ctx)
+	g.SetLimit(rs.opts.Workers)
+	for _, id := range ids {
+		g.Go(func() error { return rs.restorePack(gctx, id, packs[id]) })
+	}
+	err := g.Wait()
+	// Close whatever is still open (after a failure). When interrupted,
+	// keep the partial files: the journal leads the next run to them.
+	keep := rs.ctx.Err() != nil
+	if err != nil {
+		for _, fs := range files {
+			if fs.remaining.Load() > 0 {
+				fs.abandon(keep)
+			}
+		}
+	}
+	if !keep {
+		rs.journal.batchDone()
+	}
+	return err
+}
+
+// open creates the file's temporary file on first use (or opens the one a
+// resumed or reused file already has) and sizes it, so blobs that are not
+// written stay holes. fs.mu must be held.
+func (rs *restorer) open(fs *fileState) error {
+	if fs.created {
+		return nil
+	}
+	fs.created = true
+	if st, exists, err := fs.dir.lstat(fs.name); err == nil && exists && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return errors.New("a directory is in the way")
+	}
+	var f *os.File
+	var err error
+	if fs.resume {
+		f, err = rs.openTemp(fs.dir, fs.tmp, fs.tmpIno)
+	} else {
+		f, err = rs.createTemp(fs)
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(int64(fs.node.Size)); err != nil {
+		f.Close()
+		fs.dir.d.Remove(fs.tmp)
+		return err
+	}
+	fs.f = f
+	return nil
+}
+
+// createTemp creates fs's temporary file at the name the journal recorded,
+// or, if something is there, at a new one.
+func (rs *restorer) createTemp(fs *fileState) (*os.File, error) {
+	for range 100 {
+		if h := rs.opts.test; h != nil && h.beforeCreate != nil {
+			h.beforeCreate(fs.dir.path, fs.tmp)
+		}
+		f, err := fs.dir.d.Create(fs.tmp, 0o600)
+		if !errors.Is(err, os.ErrExist) {
+			return f, err
+		}
+		fs.tmp = beneath.RandomName(tempPrefix)
+		rs.journal.record(journalEntry{Dir: fs.dir.rel, Name: fs.name, Temp: fs.tmp})
+	}
+	return nil, fmt.Errorf("no free temporary name in %s", fs.dir.path)
+}
+
+// openTemp opens an existing temporary file for writing, only if it is
+// this user's regular file with one name (and, when ino is not zero, the
+// inode this run made): a file planted there is never written.
+func (rs *restorer) openTemp(dn *dirNode, name string, ino uint64) (*os.File, error) {
+	f, err := dn.d.OpenFile(name, unix.O_RDWR)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if int(st.Uid) != rs.euid || st.Nlink != 1 || ino != 0 && st.Ino != ino {
+		f.Close()
+		return nil, fmt.Errorf("temporary file %s is not the one this restore made", dn.join(name))
+	}
+	return f, nil
+}
+
+// finish closes a complete file, applies its metadata through its handle
+// and renames it into place.
+func (rs *restorer) finish(fs *fileState) {
+	fs.mu.Lock()
+	f := fs.f
+	fs.f = nil
+	fs.mu.Unlock()
+	if f == nil {
+		return
+	}
+	e, err := beneath.FileEntry(f)
+	if err == nil {
+		err = rs.setMeta(e, fs.node)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = fs.dir.d.Rename(fs.tmp, fs.name)
+	}
+	if err != nil {
+		fs.dir.d.Remove(fs.tmp)
+		rs.fail(fs.path, err)
+		return
+	}
+	rs.checkLater(fs.dir, fs.name, fs.node)
+}
+
+type segment struct {
+	start, end int64
+	blobs      []*blobWrites
+}
+
+// maxGap is the largest run of unneeded bytes read rather than skipped
+// between two needed blobs of a pack; maxSegment bounds one read (a single
+// larger blob is read alone).
+const (
+	maxGap     = 1 << 20
+	maxSegment = 4 << 20
+)
+
+func (rs *restorer) restorePack(ctx context.Context, id crypto.ID, blobs map[crypto.ID]*blobWrites) error {
+	list := make([]*blobWrites, 0, len(blobs))
+	for _, bw := range blobs {
+		list = append(list, bw)
+	}
+	slices.SortFunc(list, func(a, b *blobWrites) int { return int(a.entry.Offset) - int(b.entry.Offset) })
+	var segs []segment
+	for _, bw := range list {
+		s, e := int64(bw.entry.Offset), int64(bw.entry.Offset)+int64(bw.entry.Length)
+		if n := len(segs); n > 0 && s-segs[n-1].end <= maxGap && e-segs[n-1].start <= maxSegment {
+			segs[n-1].end = max(segs[n-1].end, e)
+			segs[n-1].blobs = append(segs[n-1].blobs, bw)
+			continue
+		}
+		segs = append(segs, segment{start: s, end: e, blobs: []*blobWrites{bw}})
+	}
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	hasher := rs.r.Key().NewIDHasher()
+	var buf, plain []byte
+	for _, sg := range segs {
+		if cap(buf) < int(sg.end-sg.start) {
+			buf = make([]byte, sg.end-sg.start)
+		}
+		buf = buf[:sg.end-sg.start]
+		if err := backend.ReadAt(ctx, rs.r.Backend(), h, buf, sg.start); err != nil {
+			for _, bw := range sg.blobs {
+				rs.blobFailed(bw, fmt.Errorf("read pack %s: %w", id.Short(), err))
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		}
+		rs.prog.BytesRead.Add(int64(len(buf)))
+		for _, bw := range sg.blobs {
+			off := int64(bw.entry.Offset) - sg.start
+			var err error
+			plain, err = pack.OpenBlob(rs.r.Key(), hasher, bw.entry, buf[off:off+int64(bw.entry.Length)], plain[:0])
+			if err != nil {
+				rs.blobFailed(bw, fmt.Errorf("pack %s: %w", id, err))
+				continue
+			}
+			zero := allZero(plain)
+			for _, wr := range bw.writes {
+				rs.writeBlob(wr, plain, zero)
+			}
+		}
+	}
+	return nil
+}
+
+func (rs *restorer) blobFailed(bw *blobWrites, err error) {
+	for _, wr := range bw.writes {
+		if !wr.file.failed.Swap(true) {
+			rs.fail(wr.file.path, err)
+		}
+		rs.blobDone(wr.file)
+	}
+}
+
+// blobDone counts one of a file's blobs as handled; after the last, the
+// file is completed, or dropped if one failed.
+func (rs *restorer) blobDone(fs *fileState) {
+	if fs.remaining.Add(-1) != 0 {
+		return
+	}
+	if fs.failed.Load() {
+		fs.abandon(false)
+		return
+	}
+	rs.finish(fs)
+}
+
+// abandon closes the temporary file if it is open and, unless keep is
+// set, removes it if this run opened it (a partial file from an earlier
+// run that this one did not get to stays for the next).
+func (fs *fileState) abandon(keep bool) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.f != nil {
+		fs.f.Close()
+		fs.f = nil
+	}
+	if !keep && fs.created {
+		fs.dir.d.Remove(fs.tmp)
+	}
+}
+
+func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
+	fs := wr.file
+	if !fs.failed.Load() {
+		fs.mu.Lock()
+		err := rs.open(fs)
+		if err == nil && fs.f != nil {
+			switch {
+			case !zero:
+				_, err = fs.f.WriteAt(data, wr.offset)
+			case fs.resume:
+				// The old data there is not zero: make it a hole.
+				err = punchHole(fs.f, wr.offset, int64(len(data)))
+			}
+		}
+		fs.mu.Unlock()
+		if err != nil && !fs.failed.Swap(true) {
+			rs.fail(fs.path, err)
+		}
+		if h := rs.opts.test; h != nil && h.afterWrite != nil {
+			h.afterWrite()
+		}
+	}
+	rs.prog.Bytes.Add(int64(len(data)))
+	rs.blobDone(fs)
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
