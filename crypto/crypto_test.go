@@ -198,3 +198,16 @@ func BenchmarkBlobID(b *testing.B) {
 		})
 	}
 }
+
+func TestFileHasher(t *testing.T) {
+	data := make([]byte, 100000)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	h := NewFileHasher()
+	h.Write(data[:12345])
+	h.Write(data[12345:])
+	if got, want := h.Sum(), Hash(data); got != want {
+		t.Errorf("FileHasher = %s; want %s", got, want)
+	}
+}

@@ -21,6 +21,23 @@ var ErrInvalidID = errors.New("crypto: invalid id")
 // Hash returns the unkeyed BLAKE3-256 of data, the name of a stored file.
 func Hash(data []byte) ID { return ID(blake3.Sum256(data)) }
 
+// FileHasher computes the name of a stored file from its bytes written in
+// order, for files read piece by piece.
+type FileHasher struct{ h *blake3.Hasher }
+
+// NewFileHasher returns an empty FileHasher.
+func NewFileHasher() *FileHasher { return &FileHasher{blake3.New()} }
+
+// Write adds bytes; it never fails.
+func (f *FileHasher) Write(p []byte) (int, error) { return f.h.Write(p) }
+
+// Sum returns the ID of the bytes written so far.
+func (f *FileHasher) Sum() ID {
+	var id ID
+	f.h.Sum(id[:0])
+	return id
+}
+
 // ParseID decodes a 64-character hex string.
 func ParseID(s string) (ID, error) {
 	var id ID

@@ -32,11 +32,19 @@ var ErrLocked = errors.New("index: cache directory is in use by another process"
 
 // Key prefixes.
 const (
-	prefixBlob  = 'b' // 'b' | type | blob id -> location
-	prefixFile  = 'f' // 'f' | index file id -> ""
-	prefixPack  = 'p' // 'p' | pack id -> ""
-	valueLength = crypto.IDSize + 2 + 12
+	prefixBlob    = 'b' // 'b' | type | blob id -> location
+	prefixFile    = 'f' // 'f' | index file id -> ""
+	prefixPack    = 'p' // 'p' | pack id -> uvarint size
+	prefixDamage  = 'x' // 'x' | pack id [| type | blob id] -> reason
+	prefixBadFile = 'd' // 'd' | index file id -> reason: damaged, its packs indexed from their headers
+	valueLength   = crypto.IDSize + 2 + 12
 )
+
+// cacheVersion is stored under versionKey; a cache of another version is
+// rebuilt from the repository.
+const cacheVersion = 2
+
+var versionKey = []byte("version")
 
 // OpenDB opens or creates the cache in dir.
 func OpenDB(dir string) (*DB, error) {
@@ -65,7 +73,36 @@ func OpenDB(dir string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("index: open cache %s: %w", dir, err)
 	}
-	return &DB{db: db, dir: dir}, nil
+	d := &DB{db: db, dir: dir}
+	if err := d.checkVersion(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// checkVersion empties a cache written by another version of arca.
+func (d *DB) checkVersion() error {
+	var v uint64
+	err := d.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(versionKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return item.Value(func(b []byte) error {
+			v, _ = binary.Uvarint(b)
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("index: open cache %s: %w", d.dir, err)
+	}
+	if v == cacheVersion {
+		return nil
+	}
+	return d.Reset()
 }
 
 func isLockErr(err error) bool {
@@ -159,7 +196,7 @@ func (d *DB) AddFile(fileID crypto.ID, f *File) error {
 	wb := d.db.NewWriteBatch()
 	defer wb.Cancel()
 	for _, p := range f.Packs {
-		if err := wb.Set(append([]byte{prefixPack}, p.ID[:]...), nil); err != nil {
+		if err := wb.Set(packKey(p.ID), binary.AppendUvarint(nil, uint64(p.Size))); err != nil {
 			return fmt.Errorf("index: add %s: %w", fileID.Short(), err)
 		}
 		for _, e := range p.Entries {
@@ -182,7 +219,7 @@ func (d *DB) AddFile(fileID crypto.ID, f *File) error {
 func (d *DB) HasPack(id crypto.ID) (bool, error) {
 	found := false
 	err := d.db.View(func(txn *badger.Txn) error {
-		_, err := txn.Get(append([]byte{prefixPack}, id[:]...))
+		_, err := txn.Get(packKey(id))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
 		}
@@ -195,27 +232,53 @@ func (d *DB) HasPack(id crypto.ID) (bool, error) {
 	return found, nil
 }
 
+// PackSize returns the size of pack id as its index file gives it (0 if
+// unknown).
+func (d *DB) PackSize(id crypto.ID) (int64, error) {
+	var size uint64
+	err := d.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(packKey(id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { size, _ = binary.Uvarint(v); return nil })
+	})
+	if err != nil {
+		return 0, fmt.Errorf("index: lookup pack %s: %w", id.Short(), err)
+	}
+	return int64(size), nil
+}
+
 // Files returns the IDs of the index files loaded into the cache.
 func (d *DB) Files() (map[crypto.ID]bool, error) {
 	files := make(map[crypto.ID]bool)
-	err := d.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = []byte{prefixFile}
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().Key()
-			if len(k) != 1+crypto.IDSize {
-				continue
-			}
-			var id crypto.ID
-			copy(id[:], k[1:])
-			files[id] = true
+	err := d.scan(prefixFile, false, func(k []byte, _ *badger.Item) error {
+		if len(k) == crypto.IDSize {
+			files[crypto.ID(k)] = true
 		}
 		return nil
 	})
 	return files, err
+}
+
+// scan calls fn with the key (without its prefix byte) and the item of
+// every entry under prefix; values says whether to prefetch values.
+func (d *DB) scan(prefix byte, values bool, fn func(k []byte, item *badger.Item) error) error {
+	return d.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = values
+		opts.Prefix = []byte{prefix}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := fn(it.Item().Key()[1:], it.Item()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // Reset drops everything, for a rebuild.
@@ -223,22 +286,128 @@ func (d *DB) Reset() error {
 	if err := d.db.DropAll(); err != nil {
 		return fmt.Errorf("index: reset cache: %w", err)
 	}
+	err := d.db.Update(func(txn *badger.Txn) error {
+		return txn.Set(versionKey, binary.AppendUvarint(nil, cacheVersion))
+	})
+	if err != nil {
+		return fmt.Errorf("index: reset cache: %w", err)
+	}
 	return nil
+}
+
+func packKey(id crypto.ID) []byte { return append([]byte{prefixPack}, id[:]...) }
+
+// Packs calls fn with the ID and size of every pack the loaded index files
+// list.
+func (d *DB) Packs(fn func(id crypto.ID, size int64) error) error {
+	return d.scan(prefixPack, true, func(k []byte, item *badger.Item) error {
+		if len(k) != crypto.IDSize {
+			return nil
+		}
+		var size uint64
+		if err := item.Value(func(v []byte) error { size, _ = binary.Uvarint(v); return nil }); err != nil {
+			return err
+		}
+		return fn(crypto.ID(k), int64(size))
+	})
+}
+
+// Damage is a pack, or one blob in it, found missing or damaged.
+type Damage struct {
+	Pack crypto.ID
+	// Type and Blob name the blob; Type is 0 when the whole pack is
+	// damaged or missing.
+	Type   pack.BlobType
+	Blob   crypto.ID
+	Reason string
+}
+
+func damageKey(dm Damage) []byte {
+	k := append([]byte{prefixDamage}, dm.Pack[:]...)
+	if dm.Type != 0 {
+		k = append(k, byte(dm.Type))
+		k = append(k, dm.Blob[:]...)
+	}
+	return k
+}
+
+// MarkDamaged records damage, so that it outlives the process.
+func (d *DB) MarkDamaged(dm Damage) error {
+	err := d.db.Update(func(txn *badger.Txn) error { return txn.Set(damageKey(dm), []byte(dm.Reason)) })
+	if err != nil {
+		return fmt.Errorf("index: mark pack %s damaged: %w", dm.Pack.Short(), err)
+	}
+	return nil
+}
+
+// ClearDamaged forgets the damage recorded for a pack (not its blobs'),
+// when it turns out to be present after all.
+func (d *DB) ClearDamaged(id crypto.ID) error {
+	err := d.db.Update(func(txn *badger.Txn) error { return txn.Delete(damageKey(Damage{Pack: id})) })
+	if err != nil {
+		return fmt.Errorf("index: clear damage of pack %s: %w", id.Short(), err)
+	}
+	return nil
+}
+
+// Damaged returns the recorded damage.
+func (d *DB) Damaged() ([]Damage, error) {
+	var out []Damage
+	err := d.scan(prefixDamage, true, func(k []byte, item *badger.Item) error {
+		var dm Damage
+		switch len(k) {
+		case crypto.IDSize:
+		case 2*crypto.IDSize + 1:
+			dm.Type = pack.BlobType(k[crypto.IDSize])
+			dm.Blob = crypto.ID(k[crypto.IDSize+1:])
+		default:
+			return nil
+		}
+		dm.Pack = crypto.ID(k[:crypto.IDSize])
+		v, err := item.ValueCopy(nil)
+		dm.Reason = string(v)
+		out = append(out, dm)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("index: damage: %w", err)
+	}
+	return out, nil
+}
+
+// MarkFileDamaged records that index file id could not be read and that
+// the packs it may have listed were indexed from their own headers; it is
+// counted as loaded.
+func (d *DB) MarkFileDamaged(id crypto.ID, reason string) error {
+	err := d.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set(append([]byte{prefixBadFile}, id[:]...), []byte(reason)); err != nil {
+			return err
+		}
+		return txn.Set(fileKey(id), nil)
+	})
+	if err != nil {
+		return fmt.Errorf("index: mark index file %s damaged: %w", id.Short(), err)
+	}
+	return nil
+}
+
+// DamagedFiles returns the index files marked damaged, with the reasons.
+func (d *DB) DamagedFiles() (map[crypto.ID]string, error) {
+	out := map[crypto.ID]string{}
+	err := d.scan(prefixBadFile, true, func(k []byte, item *badger.Item) error {
+		if len(k) != crypto.IDSize {
+			return nil
+		}
+		v, err := item.ValueCopy(nil)
+		out[crypto.ID(k)] = string(v)
+		return err
+	})
+	return out, err
 }
 
 // Count returns the number of indexed blobs (it iterates keys only).
 func (d *DB) Count() (int, error) {
 	n := 0
-	err := d.db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.PrefetchValues = false
-		opts.Prefix = []byte{prefixBlob}
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			n++
-		}
-		return nil
-	})
+	err := d.scan(prefixBlob, false, func([]byte, *badger.Item) error { n++; return nil })
 	return n, err
 }

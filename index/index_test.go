@@ -178,3 +178,59 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	})
 }
+
+func TestDamageAndPacks(t *testing.T) {
+	dir := t.TempDir()
+	db, err := OpenDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := testFile(3, 4)
+	fileID := randomID()
+	if err := db.AddFile(fileID, f); err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[crypto.ID]int64{}
+	if err := db.Packs(func(id crypto.ID, size int64) error { sizes[id] = size; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range f.Packs {
+		if got, _ := db.PackSize(p.ID); sizes[p.ID] != p.Size || got != p.Size {
+			t.Errorf("pack %s: size %d (Packs), %d (PackSize); want %d", p.ID.Short(), sizes[p.ID], got, p.Size)
+		}
+	}
+	p0, e0 := f.Packs[0].ID, f.Packs[1].Entries[2]
+	marks := []Damage{{Pack: p0, Reason: "missing"}, {Pack: f.Packs[1].ID, Type: e0.Type, Blob: e0.ID, Reason: "damaged"}}
+	for _, m := range marks {
+		if err := db.MarkDamaged(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := randomID()
+	if err := db.MarkFileDamaged(bad, "corrupt"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// Marks outlive the process; a cleared pack mark leaves the blob's.
+	db, err = OpenDB(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got, err := db.Damaged()
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Damaged = %v, %v; want both marks", got, err)
+	}
+	if err := db.ClearDamaged(p0); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Damaged(); len(got) != 1 || got[0] != marks[1] {
+		t.Errorf("after clearing the pack: %v; want only %v", got, marks[1])
+	}
+	files, _ := db.DamagedFiles()
+	loaded, _ := db.Files()
+	if files[bad] != "corrupt" || !loaded[bad] || !loaded[fileID] {
+		t.Errorf("damaged files %v, loaded %v; want %s marked and loaded", files, loaded, bad.Short())
+	}
+}

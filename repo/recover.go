@@ -13,64 +13,103 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// RecoverPacks indexes packs that are in the repository but in no index
-// file: those of a write session that was killed before its next
-// checkpoint. Each pack's own sealed header lists its blobs, so the next
-// backup reuses them instead of uploading them again. A pack that another
-// host is writing right now may be indexed twice; duplicate index entries
-// are harmless. Unreadable packs are reported through Warn and skipped.
-func (r *Repository) RecoverPacks(ctx context.Context) error {
-	var orphans []backend.FileInfo
+// listPacks lists the pack files of the repository with their sizes.
+// Names that are not IDs are left out.
+func (r *Repository) listPacks(ctx context.Context) (map[crypto.ID]int64, error) {
+	packs := map[crypto.ID]int64{}
 	err := r.be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
-		id, err := crypto.ParseID(fi.Name)
-		if err != nil {
-			return nil
-		}
-		ok, err := r.idx.HasPack(id)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			orphans = append(orphans, fi)
+		if id, err := crypto.ParseID(fi.Name); err == nil {
+			packs[id] = fi.Size
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("repo: list packs: %w", err)
+		return nil, fmt.Errorf("repo: list packs: %w", err)
 	}
-	if len(orphans) == 0 {
-		return nil
-	}
-	var mu sync.Mutex
-	f := &index.File{}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(4)
-	for _, fi := range orphans {
-		g.Go(func() error {
-			id, _ := crypto.ParseID(fi.Name)
-			h := backend.Handle{Type: backend.PackFile, Name: fi.Name}
-			entries, err := pack.ReadHeader(r.key, backend.ReaderAt{Ctx: gctx, Backend: r.be, Handle: h}, fi.Size)
-			if errors.Is(err, pack.ErrCorrupt) {
-				r.Warn(fmt.Sprintf("pack %s is in no index and its header cannot be read: %v", id.Short(), err))
-				return nil
-			} else if err != nil {
-				return fmt.Errorf("repo: recover %s: %w", h, err)
-			}
-			mu.Lock()
-			f.Packs = append(f.Packs, index.Pack{ID: id, Size: fi.Size, Entries: entries})
-			mu.Unlock()
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	return packs, nil
+}
+
+// SyncPacks compares the packs in the repository with those the index
+// lists, at the start of a write session. A pack the index lists that is
+// missing, or whose size differs from the index's, is taken out of
+// deduplication (reported through Warn), so that the session stores its
+// blobs again and the new snapshot is complete. Packs that are in no
+// index file (those of a session killed before its next checkpoint) are
+// indexed from their own sealed headers, so the session reuses them
+// instead of uploading them again. A pack that another host is writing
+// right now may be indexed twice; duplicate index entries are harmless.
+func (r *Repository) SyncPacks(ctx context.Context) error {
+	packs, err := r.listPacks(ctx)
+	if err != nil {
 		return err
 	}
-	if len(f.Packs) == 0 {
+	err = r.idx.Packs(func(id crypto.ID, size int64) error {
+		got, ok := packs[id]
+		switch {
+		case !ok:
+			r.markDamaged(id, 0, crypto.ID{}, "missing")
+			r.Warn(fmt.Sprintf("pack %s is missing from the repository: its blobs will be stored again when their files are backed up", id.Short()))
+		case size != 0 && got != size:
+			r.markDamaged(id, 0, crypto.ID{}, "damaged")
+			r.Warn(fmt.Sprintf("pack %s has %d bytes, its index says %d: its blobs will be stored again when their files are backed up", id.Short(), got, size))
+		default:
+			r.packPresent(id)
+		}
+		delete(packs, id) // what is left is in no index
 		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("repo: %w", err)
+	}
+	if len(packs) == 0 {
+		return nil
+	}
+	f, err := r.indexFromHeaders(ctx, packs)
+	if err != nil || len(f.Packs) == 0 {
+		return err
 	}
 	id, err := r.SaveFile(ctx, backend.IndexFile, crypto.KindIndex, f.Encode(nil))
 	if err != nil {
 		return err
 	}
 	return r.idx.AddFile(id, f)
+}
+
+// indexFromHeaders reads the sealed headers of packs (ID -> size) that the
+// cache does not list. A pack whose header cannot be read, or that is gone
+// by the time it is read, is reported through Warn and left out.
+func (r *Repository) indexFromHeaders(ctx context.Context, packs map[crypto.ID]int64) (*index.File, error) {
+	var mu sync.Mutex
+	f := &index.File{}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
+	for id, size := range packs {
+		if ok, err := r.idx.HasPack(id); err != nil {
+			return nil, err
+		} else if ok {
+			continue
+		}
+		g.Go(func() error {
+			h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+			entries, err := pack.ReadHeader(r.key, backend.ReaderAt{Ctx: gctx, Backend: r.be, Handle: h}, size)
+			switch {
+			case errors.Is(err, pack.ErrCorrupt):
+				r.Warn(fmt.Sprintf("pack %s is in no index and its header cannot be read: %v", id.Short(), err))
+				return nil
+			case errors.Is(err, backend.ErrNotExist):
+				r.Warn(fmt.Sprintf("pack %s was listed but cannot be read: %v", id.Short(), err))
+				return nil
+			case err != nil:
+				return fmt.Errorf("repo: read header of %s: %w", h, err)
+			}
+			mu.Lock()
+			f.Packs = append(f.Packs, index.Pack{ID: id, Size: size, Entries: entries})
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return f, nil
 }

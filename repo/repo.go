@@ -33,6 +33,7 @@ type Repository struct {
 	idx      *index.DB
 	cacheDir string
 	tempDir  string // a private cache to remove on Close, when the shared one was busy
+	dmg      damage
 
 	Warn func(msg string) // reports recoverable problems; never nil after Open
 }
@@ -145,6 +146,10 @@ func Open(ctx context.Context, be backend.Backend, password []byte, opts OpenOpt
 	if err := r.openCache(opts.CacheDir); err != nil {
 		return nil, err
 	}
+	if err := r.loadDamage(); err != nil {
+		r.Close()
+		return nil, err
+	}
 	if err := r.SyncIndex(ctx); err != nil {
 		r.Close()
 		return nil, err
@@ -244,7 +249,10 @@ func (r *Repository) CacheDir() string { return r.cacheDir }
 func (r *Repository) Index() *index.DB { return r.idx }
 
 // SyncIndex loads index files the cache has not seen. If the cache knows an
-// index file that is gone from the repository, the cache is rebuilt.
+// index file that is gone from the repository, the cache is rebuilt. An
+// index file that cannot be read is reported through Damage and skipped,
+// and the packs it may have listed are indexed in the cache from their own
+// headers (nothing is written to the repository).
 func (r *Repository) SyncIndex(ctx context.Context) error {
 	ids, err := r.ListFiles(ctx, backend.IndexFile)
 	if err != nil {
@@ -276,18 +284,70 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	var mu sync.Mutex // badger write batches are safe, but serialize for steady memory
+	damaged := map[crypto.ID]error{}
 	for _, id := range missing {
 		g.Go(func() error {
 			f, err := r.LoadIndexFile(gctx, id)
-			if err != nil {
-				return err
-			}
 			mu.Lock()
 			defer mu.Unlock()
+			switch {
+			case errors.Is(err, backend.ErrNotExist):
+				return nil // removed meanwhile (by a prune)
+			case errors.Is(err, ErrCorrupt):
+				damaged[id] = err
+				return nil
+			case err != nil:
+				return err
+			}
 			return r.idx.AddFile(id, f)
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if len(damaged) > 0 {
+		if err := r.rebuildIndex(ctx, damaged); err != nil {
+			return err
+		}
+	}
+	bad, err := r.idx.DamagedFiles()
+	if err != nil {
+		return err
+	}
+	for id, reason := range bad {
+		if present[id] {
+			r.Damage("index/"+id.String(), fmt.Errorf("%s; the packs it may list were indexed from their own headers", reason))
+		}
+	}
+	return nil
+}
+
+// rebuildIndex indexes, in the cache only, the packs that no readable index
+// file lists, reading their headers: what damaged index files listed is
+// among them. The damaged files are marked, so that later runs report them
+// without reading every pack again.
+func (r *Repository) rebuildIndex(ctx context.Context, damaged map[crypto.ID]error) error {
+	packs, err := r.listPacks(ctx)
+	if err != nil {
+		return err
+	}
+	f, err := r.indexFromHeaders(ctx, packs)
+	if err != nil {
+		return err
+	}
+	first := true
+	for id, derr := range damaged {
+		if first {
+			if err := r.idx.AddFile(id, f); err != nil {
+				return err
+			}
+			first = false
+		}
+		if err := r.idx.MarkFileDamaged(id, derr.Error()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LoadIndexFile loads and decodes one index file.
@@ -306,28 +366,4 @@ func (r *Repository) LoadIndexFile(ctx context.Context, id crypto.ID) (*index.Fi
 // Lookup returns the location of a blob.
 func (r *Repository) Lookup(t pack.BlobType, id crypto.ID) (index.Location, bool, error) {
 	return r.idx.Lookup(t, id)
-}
-
-// ErrBlobNotFound is wrapped when a blob is in no index.
-var ErrBlobNotFound = errors.New("blob not found in index")
-
-// LoadBlob reads, verifies and returns blob id of type t, appended to dst.
-func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID, dst []byte) ([]byte, error) {
-	loc, ok, err := r.idx.Lookup(t, id)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("repo: %s blob %s: %w", t, id.Short(), ErrBlobNotFound)
-	}
-	sealed := make([]byte, loc.Entry.Length)
-	h := backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}
-	if err := backend.ReadAt(ctx, r.be, h, sealed, int64(loc.Entry.Offset)); err != nil {
-		return nil, fmt.Errorf("repo: load %s blob %s from pack %s: %w", t, id.Short(), loc.Pack.Short(), err)
-	}
-	out, err := pack.OpenBlob(r.key, nil, loc.Entry, sealed, dst)
-	if err != nil {
-		return nil, fmt.Errorf("repo: pack %s: %w", loc.Pack, err)
-	}
-	return out, nil
 }

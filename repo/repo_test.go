@@ -172,7 +172,7 @@ func TestCorruptPackNamed(t *testing.T) {
 	}
 }
 
-func TestRecoverPacks(t *testing.T) {
+func TestSyncPacksRecovers(t *testing.T) {
 	ctx := t.Context()
 	be := mem.New()
 	r := repotest.OnBackend(t, be)
@@ -188,7 +188,7 @@ func TestRecoverPacks(t *testing.T) {
 	if n, _ := r2.Index().Count(); n != 0 {
 		t.Fatalf("cache holds %d blobs before recovery", n)
 	}
-	if err := r2.RecoverPacks(ctx); err != nil {
+	if err := r2.SyncPacks(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for id, data := range blobs {

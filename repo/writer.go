@@ -154,8 +154,8 @@ func (w *Writer) Err() error {
 	return w.err
 }
 
-// Has reports whether blob id of type t is in the repository or this
-// session.
+// Has reports whether blob id of type t is in the repository (in a copy not
+// known to be missing or damaged) or in this session.
 func (w *Writer) Has(t pack.BlobType, id crypto.ID) (bool, error) {
 	w.mu.Lock()
 	_, ok := w.pending[pendingKey{t, id}]
@@ -163,7 +163,7 @@ func (w *Writer) Has(t pack.BlobType, id crypto.ID) (bool, error) {
 	if ok {
 		return true, nil
 	}
-	return w.r.idx.Has(t, id)
+	return w.r.has(t, id)
 }
 
 // SaveBlob stores plaintext as blob id of type t unless the repository or
@@ -189,7 +189,7 @@ func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp 
 	if ok {
 		return false, nil
 	}
-	if ok, err := w.r.idx.Has(t, id); err != nil || ok {
+	if ok, err := w.r.has(t, id); err != nil || ok {
 		return false, err
 	}
 	w.mu.Lock()

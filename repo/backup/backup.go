@@ -208,10 +208,10 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 
 	var oldRoot *tree.Tree
 	if opts.Parent != nil {
-		oldRoot, err = tree.Load(ctx, r, opts.Parent.Tree)
-		if err != nil {
+		oldRoot = a.loadTree("/", opts.Parent.Tree)
+		if err := ctx.Err(); err != nil {
 			w.Close()
-			return nil, fmt.Errorf("backup: parent snapshot %s: %w", opts.Parent.ID.Short(), err)
+			return nil, err
 		}
 	}
 
@@ -297,13 +297,14 @@ func newArchiver(ctx context.Context, r *repo.Repository, opts Options) *archive
 	}
 }
 
-// recoverPacks indexes packs an interrupted session left, unless this is
-// a dry run, which writes nothing.
+// recoverPacks compares the repository's packs with the index (repo.SyncPacks:
+// lost or damaged packs leave deduplication, packs an interrupted session
+// left are indexed), unless this is a dry run, which writes nothing.
 func recoverPacks(ctx context.Context, r *repo.Repository, opts Options) error {
 	if opts.DryRun {
 		return nil
 	}
-	return r.RecoverPacks(ctx)
+	return r.SyncPacks(ctx)
 }
 
 // CleanPaths makes paths absolute and clean, sorts them and drops paths

@@ -43,9 +43,13 @@ func File(ctx context.Context, r *repo.Repository, n *tree.Node, w io.Writer) er
 	return nil
 }
 
-// Archive writes node n (a directory or any other entry) and everything
-// under it to w as a tar or zip archive; paths in it start with name.
-func Archive(ctx context.Context, r *repo.Repository, n *tree.Node, name, format string, w io.Writer) error {
+// Archive writes node n, the entry at spath in a snapshot (a directory or
+// any other entry), and everything under it to w as a tar or zip archive;
+// paths in the archive start with spath's last element (none for the
+// snapshot's root). A directory whose tree cannot be read is reported
+// through the repository's Damage, by its path in the snapshot, and left
+// out.
+func Archive(ctx context.Context, r *repo.Repository, n *tree.Node, spath, format string, w io.Writer) error {
 	var a archiver
 	switch format {
 	case Tar:
@@ -55,13 +59,14 @@ func Archive(ctx context.Context, r *repo.Repository, n *tree.Node, name, format
 	default:
 		return fmt.Errorf("dump: unknown archive format %q (want tar or zip)", format)
 	}
-	name = strings.TrimPrefix(path.Clean("/"+name), "/")
+	spath = path.Clean("/" + spath)
+	name := strings.TrimPrefix(path.Base(spath), "/")
 	if err := a.add(ctx, r, name, n); err != nil {
 		return err
 	}
 	if n.Type == tree.Dir {
-		err := tree.Walk(ctx, r, n.Subtree, name, func(p string, c *tree.Node) error {
-			return a.add(ctx, r, p, c)
+		err := tree.Walk(ctx, r, n.Subtree, spath, func(p string, c *tree.Node) error {
+			return a.add(ctx, r, path.Join(name, strings.TrimPrefix(p, spath)), c)
 		})
 		if err != nil {
 			return err

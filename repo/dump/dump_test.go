@@ -71,7 +71,7 @@ func TestTarAndZip(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	if err := dump.Archive(t.Context(), r, n, "src", dump.Tar, &buf); err != nil {
+	if err := dump.Archive(t.Context(), r, n, src, dump.Tar, &buf); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]entry{}
@@ -124,7 +124,7 @@ func TestTarAndZip(t *testing.T) {
 	}
 
 	buf.Reset()
-	if err := dump.Archive(t.Context(), r, n, "src", dump.Zip, &buf); err != nil {
+	if err := dump.Archive(t.Context(), r, n, src, dump.Zip, &buf); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))

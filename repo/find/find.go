@@ -84,8 +84,8 @@ func (f *Finder) dir(ctx context.Context, id crypto.ID, dir string) ([]Match, er
 	if m, ok := f.memo[k]; ok {
 		return m, nil
 	}
-	t, err := tree.Load(ctx, f.r, id)
-	if err != nil {
+	t, err := tree.LoadOrSkip(ctx, f.r, id, dir)
+	if t == nil {
 		return nil, err
 	}
 	var out []Match

@@ -12,7 +12,7 @@ import (
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/pack"
-	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/beneath"
 	"github.com/arcabackup/arca/repo/tree"
 	"golang.org/x/sync/errgroup"
@@ -90,10 +90,18 @@ func (rs *restorer) flush() error {
 		ids = append(ids, id)
 	}
 	slices.SortFunc(ids, func(a, b crypto.ID) int { return bytes.Compare(a[:], b[:]) })
+	readers := make(chan *repo.PackReader, rs.opts.Workers)
+	for range rs.opts.Workers {
+		readers <- rs.r.NewPackReader()
+	}
 	g, gctx := errgroup.WithContext(rs.ctx)
 	g.SetLimit(rs.opts.Workers)
 	for _, id := range ids {
-		g.Go(func() error { return rs.restorePack(gctx, id, packs[id]) })
+		g.Go(func() error {
+			pr := <-readers
+			defer func() { readers <- pr }()
+			return rs.restorePack(gctx, pr, id, packs[id])
+		})
 	}
 	err := g.Wait()
 	// Close whatever is still open (after a failure). When interrupted,
@@ -207,68 +215,28 @@ func (rs *restorer) finish(fs *fileState) {
 	rs.checkLater(fs.dir, fs.name, fs.node)
 }
 
-type segment struct {
-	start, end int64
-	blobs      []*blobWrites
-}
-
-// maxGap is the largest run of unneeded bytes read rather than skipped
-// between two needed blobs of a pack; maxSegment bounds one read (a single
-// larger blob is read alone).
-const (
-	maxGap     = 1 << 20
-	maxSegment = 4 << 20
-)
-
-func (rs *restorer) restorePack(ctx context.Context, id crypto.ID, blobs map[crypto.ID]*blobWrites) error {
-	list := make([]*blobWrites, 0, len(blobs))
+// restorePack reads the blobs of one pack that the batch needs, through
+// the repository (which coalesces nearby blobs into one read and verifies
+// each), and writes each to every file and offset that holds it.
+func (rs *restorer) restorePack(ctx context.Context, pr *repo.PackReader, id crypto.ID, blobs map[crypto.ID]*blobWrites) error {
+	entries := make([]pack.Entry, 0, len(blobs))
 	for _, bw := range blobs {
-		list = append(list, bw)
+		entries = append(entries, bw.entry)
 	}
-	slices.SortFunc(list, func(a, b *blobWrites) int { return int(a.entry.Offset) - int(b.entry.Offset) })
-	var segs []segment
-	for _, bw := range list {
-		s, e := int64(bw.entry.Offset), int64(bw.entry.Offset)+int64(bw.entry.Length)
-		if n := len(segs); n > 0 && s-segs[n-1].end <= maxGap && e-segs[n-1].start <= maxSegment {
-			segs[n-1].end = max(segs[n-1].end, e)
-			segs[n-1].blobs = append(segs[n-1].blobs, bw)
-			continue
+	n, err := pr.Read(ctx, id, entries, func(e pack.Entry, plain []byte, err error) error {
+		bw := blobs[e.ID]
+		if err != nil {
+			rs.blobFailed(bw, err)
+			return nil
 		}
-		segs = append(segs, segment{start: s, end: e, blobs: []*blobWrites{bw}})
-	}
-	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
-	hasher := rs.r.Key().NewIDHasher()
-	var buf, plain []byte
-	for _, sg := range segs {
-		if cap(buf) < int(sg.end-sg.start) {
-			buf = make([]byte, sg.end-sg.start)
+		zero := allZero(plain)
+		for _, wr := range bw.writes {
+			rs.writeBlob(wr, plain, zero)
 		}
-		buf = buf[:sg.end-sg.start]
-		if err := backend.ReadAt(ctx, rs.r.Backend(), h, buf, sg.start); err != nil {
-			for _, bw := range sg.blobs {
-				rs.blobFailed(bw, fmt.Errorf("read pack %s: %w", id.Short(), err))
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			continue
-		}
-		rs.prog.BytesRead.Add(int64(len(buf)))
-		for _, bw := range sg.blobs {
-			off := int64(bw.entry.Offset) - sg.start
-			var err error
-			plain, err = pack.OpenBlob(rs.r.Key(), hasher, bw.entry, buf[off:off+int64(bw.entry.Length)], plain[:0])
-			if err != nil {
-				rs.blobFailed(bw, fmt.Errorf("pack %s: %w", id, err))
-				continue
-			}
-			zero := allZero(plain)
-			for _, wr := range bw.writes {
-				rs.writeBlob(wr, plain, zero)
-			}
-		}
-	}
-	return nil
+		return nil
+	})
+	rs.prog.BytesRead.Add(n)
+	return err
 }
 
 func (rs *restorer) blobFailed(bw *blobWrites, err error) {

@@ -99,7 +99,7 @@ func Parse(b []byte) (*Snapshot, error) {
 		return nil, fmt.Errorf("snapshot: %w: %v", repo.ErrCorrupt, err)
 	}
 	if sn.Version != Version {
-		return nil, fmt.Errorf("snapshot: version %d not supported (want %d)", sn.Version, Version)
+		return nil, fmt.Errorf("%w: version %d (this arca reads %d; written by a newer one?)", errFormat, sn.Version, Version)
 	}
 	if sn.Tree.IsNull() {
 		return nil, fmt.Errorf("snapshot: %w: no tree", repo.ErrCorrupt)
@@ -121,7 +121,9 @@ func Load(ctx context.Context, r *repo.Repository, id crypto.ID) (*Snapshot, err
 	return sn, nil
 }
 
-// List loads all snapshots, oldest first.
+// List loads all snapshots, oldest first. A snapshot file that cannot be
+// read or decoded is reported through the repository's Damage and left
+// out; one removed while listing is left out silently.
 func List(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
 	ids, err := r.ListFiles(ctx, backend.SnapshotFile)
 	if err != nil {
@@ -134,7 +136,13 @@ func List(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
 	for _, id := range ids {
 		g.Go(func() error {
 			sn, err := Load(gctx, r, id)
-			if err != nil {
+			switch {
+			case errors.Is(err, backend.ErrNotExist):
+				return nil // removed meanwhile (tag, forget)
+			case err != nil && gctx.Err() == nil && !isTransient(err):
+				r.Damage("snapshots/"+id.String(), fmt.Errorf("%w; this snapshot is left out", err))
+				return nil
+			case err != nil:
 				return err
 			}
 			mu.Lock()
@@ -154,6 +162,16 @@ func List(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
 	})
 	return out, nil
 }
+
+// isTransient reports whether a load error may go away when tried again
+// (an I/O or network error) rather than being about the file's content.
+func isTransient(err error) bool {
+	return !errors.Is(err, repo.ErrCorrupt) && !errors.Is(err, errFormat)
+}
+
+// errFormat is wrapped by errors about a snapshot's content that is not
+// corrupt but cannot be understood (a version this arca does not know).
+var errFormat = errors.New("snapshot: unsupported format")
 
 // ErrNotFound is returned when no snapshot matches.
 var ErrNotFound = errors.New("snapshot: no matching snapshot")

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"context"
+	"path"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/repo"
@@ -33,7 +34,7 @@ func newSizer(r *repo.Repository, visit func(*tree.Node)) *sizer {
 
 // snapshot returns the restore size of a snapshot's tree.
 func (s *sizer) snapshot(ctx context.Context, root crypto.ID) (dirSize, error) {
-	d, err := s.tree(ctx, root)
+	d, err := s.tree(ctx, root, "/")
 	if err != nil {
 		return dirSize{}, err
 	}
@@ -45,18 +46,22 @@ func (s *sizer) snapshot(ctx context.Context, root crypto.ID) (dirSize, error) {
 	return out, nil
 }
 
-func (s *sizer) tree(ctx context.Context, id crypto.ID) (*dirSize, error) {
+func (s *sizer) tree(ctx context.Context, id crypto.ID, dir string) (*dirSize, error) {
 	if d, ok := s.memo[id]; ok {
 		return d, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t, err := tree.Load(ctx, s.r, id)
+	t, err := tree.LoadOrSkip(ctx, s.r, id, dir)
 	if err != nil {
 		return nil, err
 	}
 	d := &dirSize{}
+	if t == nil { // reported; counted as empty
+		s.memo[id] = d
+		return d, nil
+	}
 	addLink := func(k inode, size uint64) {
 		if d.links == nil {
 			d.links = map[inode]uint64{}
@@ -70,7 +75,7 @@ func (s *sizer) tree(ctx context.Context, id crypto.ID) (*dirSize, error) {
 		}
 		switch {
 		case n.Type == tree.Dir:
-			sub, err := s.tree(ctx, n.Subtree)
+			sub, err := s.tree(ctx, n.Subtree, path.Join(dir, n.Name))
 			if err != nil {
 				return nil, err
 			}

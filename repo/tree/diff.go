@@ -33,7 +33,9 @@ type Change struct {
 // path order. Subtrees with the same ID are skipped without being read. For
 // a directory that was added or removed, its contents are reported too;
 // a directory's own metadata change is reported only if more than its
-// times changed (its mtime follows every change inside it).
+// times changed (its mtime follows every change inside it). A directory
+// whose tree cannot be read on either side is reported (LoadOrSkip) and
+// not compared.
 func Diff(ctx context.Context, r *repo.Repository, a, b crypto.ID, fn func(Change) error) error {
 	return diffTrees(ctx, r, a, b, "/", fn)
 }
@@ -45,12 +47,12 @@ func diffTrees(ctx context.Context, r *repo.Repository, a, b crypto.ID, dir stri
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ta, err := loadOrEmpty(ctx, r, a)
-	if err != nil {
+	ta, err := loadOrEmpty(ctx, r, a, dir)
+	if ta == nil {
 		return err
 	}
-	tb, err := loadOrEmpty(ctx, r, b)
-	if err != nil {
+	tb, err := loadOrEmpty(ctx, r, b, dir)
+	if tb == nil {
 		return err
 	}
 	i, j := 0, 0
@@ -75,11 +77,13 @@ func diffTrees(ctx context.Context, r *repo.Repository, a, b crypto.ID, dir stri
 	return nil
 }
 
-func loadOrEmpty(ctx context.Context, r *repo.Repository, id crypto.ID) (*Tree, error) {
+// loadOrEmpty loads a tree of one side, or an empty one for a side that
+// has no directory there; a tree that cannot be read is reported and nil.
+func loadOrEmpty(ctx context.Context, r *repo.Repository, id crypto.ID, dir string) (*Tree, error) {
 	if id.IsNull() {
 		return &Tree{}, nil
 	}
-	return Load(ctx, r, id)
+	return LoadOrSkip(ctx, r, id, dir)
 }
 
 func diffNodes(ctx context.Context, r *repo.Repository, dir string, na, nb *Node, fn func(Change) error) error {

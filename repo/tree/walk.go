@@ -17,11 +17,29 @@ var ErrNotFound = errors.New("tree: path not found")
 // SkipDir, returned by a Walk callback for a directory, skips its contents.
 var SkipDir = errors.New("skip this directory")
 
-// Walk calls fn for every node under tree id in depth-first, name order.
-// Paths are prefix joined with the node names by "/".
-func Walk(ctx context.Context, r *repo.Repository, id crypto.ID, prefix string, fn func(p string, n *Node) error) error {
+// LoadOrSkip loads the tree id of the snapshot directory p. A tree that
+// cannot be read is reported through the repository's Damage, naming p,
+// and LoadOrSkip returns nil and no error: the caller skips the
+// directory's contents and goes on. Only an interruption (ctx) is an
+// error.
+func LoadOrSkip(ctx context.Context, r *repo.Repository, id crypto.ID, p string) (*Tree, error) {
 	t, err := Load(ctx, r, id)
-	if err != nil {
+	if err == nil {
+		return t, nil
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, cerr
+	}
+	r.Damage(p, fmt.Errorf("the directory cannot be read, its contents are skipped: %w", err))
+	return nil, nil
+}
+
+// Walk calls fn for every node under tree id in depth-first, name order.
+// Paths are prefix joined with the node names by "/". A directory whose
+// tree cannot be read is reported (LoadOrSkip) and skipped.
+func Walk(ctx context.Context, r *repo.Repository, id crypto.ID, prefix string, fn func(p string, n *Node) error) error {
+	t, err := LoadOrSkip(ctx, r, id, path.Clean("/"+prefix))
+	if t == nil {
 		return err
 	}
 	for i := range t.Nodes {

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"path"
 
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/dump"
@@ -44,7 +43,7 @@ may also be given as SNAPSHOT:PATH, or chosen with --at. A snapshot of a stream
 			if a.isTerminal() {
 				return fmt.Errorf("not writing a %s archive to a terminal: redirect standard output", archive)
 			}
-			return dump.Archive(ctx, r, n, path.Base(p), archive, a.stdout)
+			return dump.Archive(ctx, r, n, p, archive, a.stdout)
 		}),
 	}
 	pick.register(cmd.Flags())

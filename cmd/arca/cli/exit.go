@@ -23,7 +23,9 @@ const exitHelp = `Exit codes:
   0    success
   1    error
   3    backup finished, but some files could not be read (the snapshot lists them);
-       restore finished, but some entries could not be restored (each was reported)
+       restore finished, but some entries could not be restored (each was reported);
+       a command finished, but skipped objects of the repository that are missing
+       or damaged (each was reported)
   10   no repository at the given location
   12   wrong password or no key found
   130  interrupted`
@@ -39,7 +41,7 @@ func ExitCode(err error) int {
 		return ExitNoRepository
 	case errors.Is(err, repo.ErrWrongPassword):
 		return ExitWrongPass
-	case errors.Is(err, backup.ErrPartial), errors.Is(err, restore.ErrIncomplete):
+	case errors.Is(err, backup.ErrPartial), errors.Is(err, restore.ErrIncomplete), errors.Is(err, repo.ErrDamaged):
 		return ExitPartial
 	}
 	return ExitError

@@ -143,6 +143,7 @@ func (a *app) openBackend() (backend.Backend, string, error) {
 	if err != nil {
 		return nil, loc, err
 	}
+	be.Warn = a.warnf
 	return be, loc, nil
 }
 

@@ -32,7 +32,8 @@ func findSnapshot(cmd *cobra.Command, r *repo.Repository, ref string) (*snapshot
 }
 
 // withRepo makes a command's RunE that opens the repository, runs fn and
-// closes it.
+// closes it. A command that went through but skipped missing or damaged
+// objects (each reported as a warning) ends with repo.ErrDamaged.
 func (a *app) withRepo(fn func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
@@ -41,6 +42,15 @@ func (a *app) withRepo(fn func(ctx context.Context, r *repo.Repository, cmd *cob
 			return err
 		}
 		defer r.Close()
-		return fn(ctx, r, cmd, args)
+		return damaged(r, fn(ctx, r, cmd, args))
 	}
+}
+
+// damaged turns a command's success into repo.ErrDamaged when it skipped
+// damaged objects.
+func damaged(r *repo.Repository, err error) error {
+	if n := r.DamageCount(); err == nil && n > 0 {
+		return fmt.Errorf("%w (%d, reported above)", repo.ErrDamaged, n)
+	}
+	return err
 }

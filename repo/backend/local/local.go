@@ -22,6 +22,10 @@ import (
 // Backend is a repository directory.
 type Backend struct {
 	root string
+	// Warn, if not nil, is told about files that do not belong where they
+	// are (a pack in the wrong data/ subdirectory); List leaves them out,
+	// so that it lists only what Load finds.
+	Warn func(msg string)
 }
 
 const tempPrefix = ".tmp-"
@@ -209,7 +213,8 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		return fn(fi)
 	}
 	dirs := []string{filepath.Join(b.root, t.Dir())}
-	if t == backend.PackFile {
+	packs := t == backend.PackFile
+	if packs {
 		subs, err := os.ReadDir(dirs[0])
 		if err != nil {
 			return mapErr(backend.Handle{Type: t}, err)
@@ -231,6 +236,13 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 				return err
 			}
 			if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), tempPrefix) {
+				continue
+			}
+			if packs && !strings.HasPrefix(e.Name(), filepath.Base(dir)) {
+				if b.Warn != nil {
+					b.Warn(fmt.Sprintf("%s is not where a pack of that name belongs (data/%s); ignored",
+						filepath.Join(dir, e.Name()), e.Name()[:min(2, len(e.Name()))]))
+				}
 				continue
 			}
 			info, err := e.Info()
