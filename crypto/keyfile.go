@@ -26,6 +26,22 @@ type KDFParams struct {
 // DefaultKDF is used for new key files: t=3, m=64 MiB, p=4.
 var DefaultKDF = KDFParams{Time: 3, Memory: 64 * 1024, Threads: 4}
 
+// AutoKDFLimit bounds the argon2id cost of the key files that opening a
+// repository tries by itself (twice the default memory, a third more
+// passes); one above it is tried only when the user names it, so that key
+// files planted by the storage cannot make every open slow.
+var AutoKDFLimit = KDFParams{Time: 4, Memory: 128 * 1024, Threads: 16}
+
+// Within reports whether p costs no more than limit in passes, memory and
+// threads.
+func (p KDFParams) Within(limit KDFParams) bool {
+	return p.Time <= limit.Time && p.Memory <= limit.Memory && p.Threads <= limit.Threads
+}
+
+func (p KDFParams) String() string {
+	return fmt.Sprintf("argon2id t=%d m=%d MiB p=%d", p.Time, p.Memory/1024, p.Threads)
+}
+
 // Limits that a key file's parameters must respect, so a hostile key file
 // cannot make Open allocate without bound.
 const (

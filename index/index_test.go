@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/pack"
@@ -232,5 +234,40 @@ func TestDamageAndPacks(t *testing.T) {
 	loaded, _ := db.Files()
 	if files[bad] != "corrupt" || !loaded[bad] || !loaded[fileID] {
 		t.Errorf("damaged files %v, loaded %v; want %s marked and loaded", files, loaded, bad.Short())
+	}
+}
+
+// TestRemoveStale: a private cache left by a killed process is removed, one
+// in use or too recent is not.
+func TestRemoveStale(t *testing.T) {
+	parent := t.TempDir()
+	old := time.Now().Add(-2 * time.Hour)
+	mk := func(name string, keepOpen bool) string {
+		dir := filepath.Join(parent, name)
+		db, err := OpenDB(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keepOpen {
+			t.Cleanup(func() { db.Close() })
+		} else {
+			db.Close()
+		}
+		return dir
+	}
+	stale, live, recent := mk("arca-cache-1", false), mk("arca-cache-2", true), mk("arca-cache-3", false)
+	other := filepath.Join(parent, "other-1")
+	os.Mkdir(other, 0o700)
+	for _, d := range []string{stale, live, other} {
+		os.Chtimes(d, old, old)
+	}
+	n, err := RemoveStale(parent, "arca-cache-", time.Now().Add(-time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveStale = %d, %v; want 1", n, err)
+	}
+	for dir, want := range map[string]bool{stale: false, live: true, recent: true, other: true} {
+		if _, err := os.Stat(dir); (err == nil) != want {
+			t.Errorf("%s exists: %v; want %v", filepath.Base(dir), err == nil, want)
+		}
 	}
 }

@@ -106,6 +106,15 @@ func (r *Repository) LoadFile(ctx context.Context, t backend.FileType, kind cryp
 	return plain, nil
 }
 
+// RemoveFile removes file id of type t.
+func (r *Repository) RemoveFile(ctx context.Context, t backend.FileType, id crypto.ID) error {
+	h := backend.Handle{Type: t, Name: id.String()}
+	if err := r.be.Remove(ctx, h); err != nil {
+		return fmt.Errorf("repo: remove %s: %w", h, err)
+	}
+	return nil
+}
+
 // ListFiles returns the IDs of the files of type t, skipping names that are
 // not IDs.
 func (r *Repository) ListFiles(ctx context.Context, t backend.FileType) ([]crypto.ID, error) {

@@ -22,7 +22,8 @@ type KeyInfo struct {
 	Username string    `json:"username"`
 }
 
-// Keys lists the repository's key files.
+// Keys lists the repository's key files. One that is damaged is reported
+// through Damage and left out.
 func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
 	ids, err := r.ListFiles(ctx, backend.KeyFile)
 	if err != nil {
@@ -34,9 +35,14 @@ func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("repo: load key %s: %w", id.Short(), err)
 		}
+		if crypto.Hash(data) != id {
+			r.Damage("keys/"+id.String(), fmt.Errorf("%w: content does not match its name", ErrCorrupt))
+			continue
+		}
 		kf, err := crypto.ParseKeyFile(data)
 		if err != nil {
-			return nil, fmt.Errorf("repo: key %s: %w", id.Short(), err)
+			r.Damage("keys/"+id.String(), fmt.Errorf("%w: %v", ErrCorrupt, err))
+			continue
 		}
 		out = append(out, KeyInfo{ID: id, Current: id == r.keyID, Created: kf.Created, Hostname: kf.Hostname, Username: kf.Username})
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/index"
@@ -39,6 +41,7 @@ func (r *Repository) listPacks(ctx context.Context) (map[crypto.ID]int64, error)
 // instead of uploading them again. A pack that another host is writing
 // right now may be indexed twice; duplicate index entries are harmless.
 func (r *Repository) SyncPacks(ctx context.Context) error {
+	r.removeStale(ctx)
 	packs, err := r.listPacks(ctx)
 	if err != nil {
 		return err
@@ -73,6 +76,31 @@ func (r *Repository) SyncPacks(ctx context.Context) error {
 		return err
 	}
 	return r.idx.AddFile(id, f)
+}
+
+// StaleAge is how old a temporary file of a write session must be before
+// the next session takes it for the leftover of a killed one and removes
+// it: far longer than any save takes, and harmless if wrong (a save whose
+// temporary file vanished fails rather than store something partial).
+const StaleAge = time.Hour
+
+// privateCachePrefix starts the names of private caches in the temporary
+// directory.
+const privateCachePrefix = "arca-cache-"
+
+// removeStale removes what killed writers left: temporary files of saves
+// in the backend, and private caches in the temporary directory that no
+// process holds. Failures are reported, never fatal.
+func (r *Repository) removeStale(ctx context.Context) {
+	cutoff := r.now().Add(-StaleAge)
+	if c, ok := r.be.(backend.TempCleaner); ok {
+		if _, err := c.CleanTemp(ctx, cutoff); err != nil && ctx.Err() == nil {
+			r.Warn(fmt.Sprintf("removing stale temporary files: %v", err))
+		}
+	}
+	if _, err := index.RemoveStale(os.TempDir(), privateCachePrefix, cutoff); err != nil {
+		r.Warn(fmt.Sprintf("removing stale private caches: %v", err))
+	}
 }
 
 // indexFromHeaders reads the sealed headers of packs (ID -> size) that the

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +36,7 @@ type Repository struct {
 	dmg      damage
 
 	Warn func(msg string) // reports recoverable problems; never nil after Open
+	now  func() time.Time // OpenOptions.Now
 }
 
 // InitOptions configure a new repository.
@@ -54,6 +55,9 @@ func Init(ctx context.Context, be backend.Backend, password []byte, opts InitOpt
 		return Config{}, fmt.Errorf("repo: %s already holds a repository", be.Location())
 	} else if !errors.Is(err, backend.ErrNotExist) {
 		return Config{}, fmt.Errorf("repo: init %s: %w", be.Location(), err)
+	}
+	if err := checkEmpty(ctx, be); err != nil {
+		return Config{}, err
 	}
 	cfg, err := newConfig(opts.Compression)
 	if err != nil {
@@ -86,6 +90,33 @@ func Init(ctx context.Context, be backend.Backend, password []byte, opts InitOpt
 	return cfg, nil
 }
 
+// checkEmpty refuses a location that holds files of a repository but no
+// config: what an interrupted init (or a damaged repository) leaves.
+// Writing a new config beside them would make a repository whose old key
+// files open with the same password but not its config.
+func checkEmpty(ctx context.Context, be backend.Backend) error {
+	var found []string
+	for _, t := range backend.AllTypes {
+		if t == backend.ConfigFile {
+			continue
+		}
+		err := be.List(ctx, t, func(fi backend.FileInfo) error {
+			if len(found) < 3 {
+				found = append(found, backend.Handle{Type: t, Name: fi.Name}.String())
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("repo: init %s: %w", be.Location(), err)
+		}
+	}
+	if len(found) > 0 {
+		return fmt.Errorf("repo: %s holds repository files but no config (%s): an interrupted init, or a repository that lost its config; remove them to start afresh (nothing can be read from them without the config)",
+			be.Location(), strings.Join(found, ", "))
+	}
+	return nil
+}
+
 func saveKeyFile(ctx context.Context, be backend.Backend, key *crypto.Key, password []byte, p crypto.KDFParams, host, user string, now time.Time) (crypto.ID, error) {
 	kf, err := crypto.NewKeyFile(key, password, p, host, user, now)
 	if err != nil {
@@ -108,8 +139,13 @@ type OpenOptions struct {
 	// cache is CacheDir/<repository id>. Empty means a private temporary
 	// cache, removed on Close.
 	CacheDir string
+	// KeyHint, an ID prefix, names the key file to try first; it is also
+	// tried when its key derivation costs more than crypto.AutoKDFLimit.
+	KeyHint string
 	// Warn receives recoverable problems (e.g. a busy cache). May be nil.
 	Warn func(msg string)
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
 }
 
 // Open unlocks the repository on be with password, opens its local cache
@@ -120,28 +156,23 @@ func Open(ctx context.Context, be backend.Backend, password []byte, opts OpenOpt
 	} else if err != nil {
 		return nil, fmt.Errorf("repo: open %s: %w", be.Location(), err)
 	}
-	key, keyID, err := unlock(ctx, be, password)
+	u, problems, err := unlock(ctx, be, password, opts.KeyHint)
 	if err != nil {
 		return nil, err
 	}
-	// The KDF's working memory (64 MiB by default) is garbage now: hand
-	// it back to the OS so it does not stay in the process's footprint.
-	debug.FreeOSMemory()
-	data, err := backend.ReadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
-	if err != nil {
-		return nil, fmt.Errorf("repo: load config: %w", err)
-	}
-	plain, err := OpenFile(key, crypto.KindConfig, data)
-	if err != nil {
-		return nil, fmt.Errorf("repo: config: %w", err)
-	}
-	cfg, err := ParseConfig(plain)
-	if err != nil {
-		return nil, err
-	}
-	r := &Repository{be: be, key: key, cfg: cfg, keyID: keyID, Warn: opts.Warn}
+	r := &Repository{be: be, key: u.key, cfg: u.cfg, keyID: u.keyID, Warn: opts.Warn, now: opts.Now}
 	if r.Warn == nil {
 		r.Warn = func(string) {}
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	for _, p := range problems {
+		if p.corrupt {
+			r.Damage("keys/"+p.id.String(), p.err)
+		} else {
+			r.Warn(fmt.Sprintf("keys/%s: %v", p.id.Short(), p.err))
+		}
 	}
 	if err := r.openCache(opts.CacheDir); err != nil {
 		return nil, err
@@ -157,40 +188,6 @@ func Open(ctx context.Context, be backend.Backend, password []byte, opts OpenOpt
 	return r, nil
 }
 
-// unlock tries every key file with password.
-func unlock(ctx context.Context, be backend.Backend, password []byte) (*crypto.Key, crypto.ID, error) {
-	var names []string
-	err := be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
-		names = append(names, fi.Name)
-		return nil
-	})
-	if err != nil {
-		return nil, crypto.ID{}, fmt.Errorf("repo: list keys: %w", err)
-	}
-	for _, name := range names {
-		id, err := crypto.ParseID(name)
-		if err != nil {
-			continue
-		}
-		data, err := backend.ReadAll(ctx, be, backend.Handle{Type: backend.KeyFile, Name: name})
-		if err != nil {
-			return nil, crypto.ID{}, fmt.Errorf("repo: load key %s: %w", id.Short(), err)
-		}
-		kf, err := crypto.ParseKeyFile(data)
-		if err != nil {
-			continue // a damaged or foreign key file does not stop the others
-		}
-		key, err := kf.Unlock(password)
-		if errors.Is(err, crypto.ErrWrongPassword) {
-			continue
-		} else if err != nil {
-			return nil, crypto.ID{}, fmt.Errorf("repo: key %s: %w", id.Short(), err)
-		}
-		return key, id, nil
-	}
-	return nil, crypto.ID{}, ErrWrongPassword
-}
-
 func (r *Repository) openCache(base string) error {
 	if base != "" {
 		dir := filepath.Join(base, r.cfg.ID.String())
@@ -199,12 +196,13 @@ func (r *Repository) openCache(base string) error {
 			r.idx, r.cacheDir = db, dir
 			return nil
 		}
-		if !errors.Is(err, index.ErrLocked) {
-			return err
+		if errors.Is(err, index.ErrLocked) {
+			r.Warn(fmt.Sprintf("cache %s is in use by another arca process; using a private cache for this run", dir))
+		} else {
+			r.Warn(fmt.Sprintf("cannot use the cache: %v; using a private cache for this run", err))
 		}
-		r.Warn(fmt.Sprintf("cache %s is in use by another arca process; using a private cache for this run", dir))
 	}
-	tmp, err := os.MkdirTemp("", "arca-cache-")
+	tmp, err := os.MkdirTemp("", privateCachePrefix)
 	if err != nil {
 		return fmt.Errorf("repo: temporary cache: %w", err)
 	}
@@ -236,17 +234,14 @@ func (r *Repository) Config() Config { return r.cfg }
 // Key returns the master key.
 func (r *Repository) Key() *crypto.Key { return r.key }
 
-// Backend returns the backend.
-func (r *Repository) Backend() backend.Backend { return r.be }
+// Location describes where the repository is, for messages.
+func (r *Repository) Location() string { return r.be.Location() }
 
 // KeyID returns the ID of the key file that opened the repository.
 func (r *Repository) KeyID() crypto.ID { return r.keyID }
 
 // CacheDir returns the directory of the local cache in use.
 func (r *Repository) CacheDir() string { return r.cacheDir }
-
-// Index returns the local index cache.
-func (r *Repository) Index() *index.DB { return r.idx }
 
 // SyncIndex loads index files the cache has not seen. If the cache knows an
 // index file that is gone from the repository, the cache is rebuilt. An

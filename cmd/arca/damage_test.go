@@ -10,7 +10,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/arcabackup/arca/index"
 	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backend/local"
@@ -313,5 +315,58 @@ func TestDamagedBlobHeals(t *testing.T) {
 	}
 	if r := e.restoreAndCompare(repoDir, "latest", src); r.code != 0 {
 		t.Errorf("restore after the backup: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestStaleTemporariesRemoved: a write session removes the temporary files
+// killed writers left in the repository and their private caches, once
+// they are older than any live writer's, and leaves recent ones.
+func TestStaleTemporariesRemoved(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	randomFiles(t, src, 1, 1000, 7)
+	tmp := filepath.Join(e.dir, "tmp")
+	os.MkdirAll(tmp, 0o700)
+	old := time.Now().Add(-2 * time.Hour)
+	var stale, fresh []string
+	for _, dir := range []string{"data/ab", "snapshots", "index", "."} {
+		for _, age := range []string{"stale", "fresh"} {
+			p := filepath.Join(repoDir, dir, ".tmp-"+age+"0123")
+			os.WriteFile(p, []byte("partial"), 0o600)
+			if age == "stale" {
+				os.Chtimes(p, old, old)
+				stale = append(stale, p)
+			} else {
+				fresh = append(fresh, p)
+			}
+		}
+	}
+	for _, age := range []string{"stale", "fresh"} {
+		dir := filepath.Join(tmp, "arca-cache-"+age)
+		db, err := index.OpenDB(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if age == "stale" {
+			os.Chtimes(dir, old, old)
+			stale = append(stale, dir)
+		} else {
+			fresh = append(fresh, dir)
+		}
+	}
+	if r := e.runEnv([]string{"TMPDIR=" + tmp}, "-r", repoDir, "backup", src); r.code != 0 {
+		t.Fatalf("backup: exit %d\n%s", r.code, r.stderr)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("stale %s was not removed", p)
+		}
+	}
+	for _, p := range fresh {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("recent %s was removed", p)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 )
 
 // FileType groups the files of a repository.
@@ -115,6 +116,15 @@ type Backend interface {
 	Remove(ctx context.Context, h Handle) error
 	// Close releases resources.
 	Close() error
+}
+
+// TempCleaner is implemented by backends whose saves can leave temporary
+// files behind when a process is killed mid-save.
+type TempCleaner interface {
+	// CleanTemp removes such files last changed before cutoff and returns
+	// how many it removed. A save still writing keeps changing its file;
+	// one whose file was removed fails rather than store something partial.
+	CleanTemp(ctx context.Context, cutoff time.Time) (int, error)
 }
 
 // ReadAll loads a whole file.

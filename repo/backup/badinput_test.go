@@ -174,7 +174,8 @@ func TestDryRunWritesNothing(t *testing.T) {
 	files := func() int {
 		n := 0
 		for _, ft := range []backend.FileType{backend.PackFile, backend.IndexFile, backend.SnapshotFile} {
-			r.Backend().List(t.Context(), ft, func(backend.FileInfo) error { n++; return nil })
+			ids, _ := r.ListFiles(t.Context(), ft)
+			n += len(ids)
 		}
 		return n
 	}

@@ -59,7 +59,7 @@ func FlipBlobByte(t testing.TB, r *repo.Repository, typ pack.BlobType, id crypto
 		t.Fatalf("blob %s: %v, found %v", id.Short(), err, ok)
 	}
 	name := loc.Pack.String()
-	p := filepath.Join(r.Backend().Location(), "data", name[:2], name)
+	p := filepath.Join(r.Location(), "data", name[:2], name)
 	data, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)

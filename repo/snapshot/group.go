@@ -133,21 +133,23 @@ func Latest(list []*Snapshot, g GroupBy, n int) []*Snapshot {
 
 // Replace saves sn as a new snapshot file in place of its current one, for
 // changes such as tags: the new file records the first ID the snapshot had
-// as Original. The new file is saved before the old one is removed, so an
-// interruption leaves both, never neither.
+// as Original and the file it replaces as Replaces. The new file is saved
+// before the old one is removed, so an interruption leaves both, never
+// neither; List then shows only the new one, and Tidy removes the old.
 func Replace(ctx context.Context, r *repo.Repository, sn *Snapshot) error {
 	old := sn.ID
 	if sn.Original == nil {
 		o := old
 		sn.Original = &o
 	}
+	sn.Replaces = &old
 	if _, err := Save(ctx, r, sn); err != nil {
 		return err
 	}
 	if sn.ID == old {
 		return nil
 	}
-	if err := r.Backend().Remove(ctx, backend.Handle{Type: backend.SnapshotFile, Name: old.String()}); err != nil {
+	if err := r.RemoveFile(ctx, backend.SnapshotFile, old); err != nil {
 		return fmt.Errorf("snapshot %s: remove the replaced file: %w", old.Short(), err)
 	}
 	return nil

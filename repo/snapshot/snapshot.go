@@ -46,6 +46,10 @@ type Snapshot struct {
 	// Original is the ID the snapshot had when its backup saved it, set
 	// when a change such as new tags replaced its file.
 	Original *crypto.ID `json:"original,omitempty"`
+	// Replaces is the ID of the file this one replaced (set by Replace):
+	// if an interruption left that file behind, readers hide it and the
+	// next writer removes it.
+	Replaces *crypto.ID `json:"replaces,omitempty"`
 	Summary  *Summary   `json:"summary,omitempty"`
 
 	ID crypto.ID `json:"-"` // set by Load and Save
@@ -123,11 +127,35 @@ func Load(ctx context.Context, r *repo.Repository, id crypto.ID) (*Snapshot, err
 
 // List loads all snapshots, oldest first. A snapshot file that cannot be
 // read or decoded is reported through the repository's Damage and left
-// out; one removed while listing is left out silently.
+// out; one removed while listing is left out silently; one that another
+// file replaced (an interrupted Replace left both) is left out too.
 func List(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
+	list, _, err := load(ctx, r)
+	return list, err
+}
+
+// Tidy removes the files of snapshots that another snapshot file replaced,
+// which an interrupted Replace leaves behind. Writers that change snapshots
+// call it.
+func Tidy(ctx context.Context, r *repo.Repository) error {
+	_, replaced, err := load(ctx, r)
+	if err != nil {
+		return err
+	}
+	for _, id := range replaced {
+		if err := r.RemoveFile(ctx, backend.SnapshotFile, id); err != nil && !errors.Is(err, backend.ErrNotExist) {
+			return fmt.Errorf("snapshot %s: remove the replaced file: %w", id.Short(), err)
+		}
+	}
+	return nil
+}
+
+// load reads every snapshot file; it returns the snapshots to show and the
+// IDs of the files that others replaced.
+func load(ctx context.Context, r *repo.Repository) ([]*Snapshot, []crypto.ID, error) {
 	ids, err := r.ListFiles(ctx, backend.SnapshotFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var mu sync.Mutex
 	out := make([]*Snapshot, 0, len(ids))
@@ -152,15 +180,34 @@ func List(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	// A file is replaced when another names it in Replaces, or when it is
+	// the snapshot's first file (no Original) and a replacement names it
+	// as Original (the replacements between them may be gone).
+	gone := map[crypto.ID]bool{}
+	for _, sn := range out {
+		if sn.Replaces != nil && *sn.Replaces != sn.ID {
+			gone[*sn.Replaces] = true
+		}
+		if sn.Original != nil && *sn.Original != sn.ID {
+			gone[*sn.Original] = true
+		}
+	}
+	var replaced []crypto.ID
+	out = slices.DeleteFunc(out, func(sn *Snapshot) bool {
+		if gone[sn.ID] {
+			replaced = append(replaced, sn.ID)
+		}
+		return gone[sn.ID]
+	})
 	slices.SortFunc(out, func(a, b *Snapshot) int {
 		if c := a.Time.Compare(b.Time); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID.String(), b.ID.String())
 	})
-	return out, nil
+	return out, replaced, nil
 }
 
 // isTransient reports whether a load error may go away when tried again

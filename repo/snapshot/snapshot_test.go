@@ -1,12 +1,16 @@
 package snapshot
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo/backend/mem"
 	"github.com/arcabackup/arca/repo/repotest"
 )
 
@@ -68,4 +72,50 @@ func FuzzParse(f *testing.F) {
 		}
 		_ = repo.ErrCorrupt
 	})
+}
+
+// failRemove is a backend whose Remove fails: a kill between saving a
+// replacement snapshot file and removing the old one.
+type failRemove struct{ backend.Backend }
+
+func (failRemove) Remove(context.Context, backend.Handle) error { return errors.New("killed") }
+
+// TestInterruptedReplace: the pair an interrupted retag leaves is one
+// snapshot to readers, and Tidy removes the replaced file.
+func TestInterruptedReplace(t *testing.T) {
+	be := mem.New()
+	r := repotest.OnBackend(t, be)
+	sn := &Snapshot{Time: time.Now(), Hostname: "h", Paths: []string{"/x"}, Tree: crypto.Hash([]byte("t"))}
+	if _, err := Save(t.Context(), r, sn); err != nil {
+		t.Fatal(err)
+	}
+	first := sn.ID
+	killed := repotest.Open(t, failRemove{be})
+	sn.Retag(nil, []string{"a"}, nil)
+	if err := Replace(t.Context(), killed, sn); err == nil {
+		t.Fatal("Replace with a failing Remove succeeded")
+	}
+	if ids, _ := r.ListFiles(t.Context(), backend.SnapshotFile); len(ids) != 2 {
+		t.Fatalf("%d snapshot files; want both left", len(ids))
+	}
+	list, err := List(t.Context(), r)
+	if err != nil || len(list) != 1 || list[0].ID != sn.ID || !slices.Equal(list[0].Tags, []string{"a"}) {
+		t.Fatalf("List = %v, %v; want only the retagged snapshot", list, err)
+	}
+	if found, err := Find(list, first.String()[:8]); err != nil || found.ID != sn.ID {
+		t.Errorf("Find(old ID) = %v, %v; want the retagged snapshot", found, err)
+	}
+	// A second retag of what readers see, then Tidy: one file, both tags.
+	sn.Retag(nil, []string{"b"}, nil)
+	if err := Replace(t.Context(), r, sn); err != nil {
+		t.Fatal(err)
+	}
+	if err := Tidy(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := r.ListFiles(t.Context(), backend.SnapshotFile)
+	list, _ = List(t.Context(), r)
+	if len(ids) != 1 || len(list) != 1 || !slices.Equal(list[0].Tags, []string{"a", "b"}) {
+		t.Errorf("after Tidy: %d files, %v; want one snapshot tagged a, b", len(ids), list)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/arcabackup/arca/crypto"
@@ -32,6 +34,7 @@ type app struct {
 	repo         string
 	passwordFile string
 	passwordCmd  string
+	keyHint      string
 	cacheDir     string
 	noCache      bool
 	json         bool
@@ -80,6 +83,7 @@ Without -r, arca uses the local repository ` + defaultRepoHelp() + `; ` + "`arca
 	f.StringVarP(&a.repo, "repo", "r", "", "repository location (env ARCA_REPOSITORY; default "+defaultRepoHelp()+")")
 	f.StringVar(&a.passwordFile, "password-file", "", "read the password from a file (env ARCA_PASSWORD_FILE)")
 	f.StringVar(&a.passwordCmd, "password-command", "", "read the password from a command's output (env ARCA_PASSWORD_COMMAND)")
+	f.StringVar(&a.keyHint, "key-hint", "", "try this key file (an ID prefix) first, also if its key derivation is costlier than arca tries by itself (env ARCA_KEY_HINT)")
 	f.StringVar(&a.cacheDir, "cache-dir", "", "local cache directory (env ARCA_CACHE_DIR; default $XDG_CACHE_HOME/arca)")
 	f.BoolVar(&a.noCache, "no-cache", false, "use a temporary cache, removed at exit")
 	f.BoolVar(&a.json, "json", false, "print JSON instead of text")
@@ -187,7 +191,11 @@ func (a *app) openRepo(ctx context.Context) (*repo.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Open(ctx, be, pw, repo.OpenOptions{CacheDir: base, Warn: a.warnf})
+	hint := a.keyHint
+	if hint == "" {
+		hint = a.getenv("ARCA_KEY_HINT")
+	}
+	r, err := repo.Open(ctx, be, pw, repo.OpenOptions{CacheDir: base, KeyHint: hint, Warn: a.warnf})
 	if err != nil {
 		return nil, err
 	}
@@ -224,13 +232,41 @@ func (a *app) password(confirm bool) ([]byte, error) {
 		cmd = a.getenv("ARCA_PASSWORD_COMMAND")
 	}
 	if cmd != "" {
-		out, err := exec.Command("sh", "-c", cmd).Output()
+		c := exec.Command("sh", "-c", cmd)
+		c.Env = childEnv(os.Environ())
+		out, err := c.Output()
 		if err != nil {
-			return nil, fmt.Errorf("password command %q: %w", cmd, err)
+			// The command line may hold a secret: name only its program.
+			return nil, fmt.Errorf("password command %s: %w", commandName(cmd), err)
 		}
 		return trimPassword(out, "password command")
 	}
 	return a.prompt("Enter password: ", confirm)
+}
+
+// secretEnv lists the variables that hold arca's secrets: they are never
+// passed to the programs arca runs (--stdin-from-command,
+// --password-command).
+var secretEnv = []string{"ARCA_PASSWORD", "ARCA_NEW_PASSWORD"}
+
+// childEnv returns env without arca's secrets.
+func childEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(secretEnv, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// commandName returns the program of a shell command line, for messages.
+func commandName(cmd string) string {
+	if f := strings.Fields(cmd); len(f) > 0 {
+		return strconv.Quote(f[0])
+	}
+	return `""`
 }
 
 func trimPassword(b []byte, from string) ([]byte, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -59,6 +60,7 @@ func (a *app) backupStream(ctx context.Context, r *repo.Repository, f stdinFlags
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c := exec.CommandContext(cctx, f.commandv[0], f.commandv[1:]...)
+	c.Env = childEnv(os.Environ())
 	errTail := &tail{max: 4096}
 	c.Stderr = errTail
 	out, err := c.StdoutPipe()

@@ -31,6 +31,9 @@ func (a *app) tagCommand() *cobra.Command {
 			return nil
 		},
 		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
+			if err := snapshot.Tidy(ctx, r); err != nil {
+				return err
+			}
 			list, err := filter.selectSnapshots(ctx, r, args)
 			if err != nil {
 				return err

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/arcabackup/arca/repo/backend"
 )
@@ -268,6 +269,39 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 		return mapErr(h, err)
 	}
 	return nil
+}
+
+// CleanTemp implements backend.TempCleaner: it removes the temporary files
+// of saves (".tmp-*") last changed before cutoff.
+func (b *Backend) CleanTemp(ctx context.Context, cutoff time.Time) (int, error) {
+	dirs := []string{b.root}
+	for _, t := range backend.AllTypes {
+		if t != backend.ConfigFile {
+			dirs = append(dirs, filepath.Join(b.root, t.Dir()))
+		}
+	}
+	for i := range 256 {
+		dirs = append(dirs, filepath.Join(b.root, "data", fmt.Sprintf("%02x", i)))
+	}
+	n := 0
+	for _, dir := range dirs {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), tempPrefix) {
+				continue
+			}
+			if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) && os.Remove(filepath.Join(dir, e.Name())) == nil {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // Close implements backend.Backend.
