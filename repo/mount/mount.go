@@ -44,7 +44,11 @@ func Mount(r *repo.Repository, snapshots []*snapshot.Snapshot, dir string, opts 
 	timeout := time.Hour // nothing in a snapshot changes
 	server, err := fs.Mount(dir, root, &fs.Options{
 		MountOptions: fuse.MountOptions{
-			FsName: "arca", Name: "arca", Options: []string{"ro", "default_permissions"},
+			// Snapshots may hold setuid programs and device nodes of any
+			// machine: they are shown, never honoured (nosuid, nodev), and
+			// the kernel checks every access against the stored owner and
+			// mode (default_permissions).
+			FsName: "arca", Name: "arca", Options: []string{"ro", "nosuid", "nodev", "default_permissions"},
 			AllowOther: opts.AllowOther, Debug: opts.Debug, DirectMount: true, MaxReadAhead: 1 << 20,
 		},
 		EntryTimeout: &timeout, AttrTimeout: &timeout,

@@ -46,6 +46,17 @@ func TestMount(t *testing.T) {
 	if err := server.WaitMount(); err != nil {
 		t.Fatal(err)
 	}
+	// Setuid bits and device nodes in snapshots are never honoured.
+	mounts, _ := os.ReadFile("/proc/self/mounts")
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[1] == mnt {
+			for _, opt := range []string{"ro", "nosuid", "nodev"} {
+				if !slices.Contains(strings.Split(f[3], ","), opt) {
+					t.Errorf("mounted with %s; want %s", f[3], opt)
+				}
+			}
+		}
+	}
 
 	ls := func(p string) []string {
 		t.Helper()
