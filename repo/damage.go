@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/index"
@@ -27,6 +28,7 @@ type blobAt struct {
 // the same data stores them again. It is kept in the cache (index.DB) and
 // mirrored here, where every deduplication check looks.
 type damage struct {
+	some     atomic.Bool // any pack or blob recorded: the fast path skips mu
 	mu       sync.Mutex
 	packs    map[crypto.ID]string
 	blobs    map[blobAt]string
@@ -47,6 +49,7 @@ func (r *Repository) loadDamage() error {
 			r.dmg.blobs[blobAt{dm.Pack, dm.Type, dm.Blob}] = dm.Reason
 		}
 	}
+	r.dmg.some.Store(len(list) > 0)
 	return nil
 }
 
@@ -69,6 +72,7 @@ func (r *Repository) markDamaged(p crypto.ID, t pack.BlobType, blob crypto.ID, r
 		}
 		r.dmg.blobs[k] = reason
 	}
+	r.dmg.some.Store(true)
 	r.dmg.mu.Unlock()
 	if err := r.idx.MarkDamaged(index.Damage{Pack: p, Type: t, Blob: blob, Reason: reason}); err != nil {
 		r.Warn(err.Error())
@@ -102,11 +106,11 @@ func (r *Repository) noteReadError(loc index.Location, err error) {
 
 // usable reports whether the stored copy at loc may be relied on.
 func (r *Repository) usable(loc index.Location) bool {
-	r.dmg.mu.Lock()
-	defer r.dmg.mu.Unlock()
-	if len(r.dmg.packs) == 0 && len(r.dmg.blobs) == 0 {
+	if !r.dmg.some.Load() {
 		return true
 	}
+	r.dmg.mu.Lock()
+	defer r.dmg.mu.Unlock()
 	if _, bad := r.dmg.packs[loc.Pack]; bad {
 		return false
 	}

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -118,8 +119,11 @@ func (r *Repository) indexFromHeaders(ctx context.Context, packs map[crypto.ID]i
 			continue
 		}
 		g.Go(func() error {
-			h := backend.Handle{Type: backend.PackFile, Name: id.String()}
-			entries, err := pack.ReadHeader(r.key, backend.ReaderAt{Ctx: gctx, Backend: r.be, Handle: h}, size)
+			entries, intact, err := r.readHeader(gctx, id, size)
+			if err == nil && !intact {
+				r.markDamaged(id, 0, crypto.ID{}, "damaged")
+				r.Warn(fmt.Sprintf("pack %s: content does not match its name (damaged outside its header): its blobs are indexed, but not used to deduplicate", id.Short()))
+			}
 			switch {
 			case errors.Is(err, pack.ErrCorrupt):
 				r.Warn(fmt.Sprintf("pack %s is in no index and its header cannot be read: %v", id.Short(), err))
@@ -128,7 +132,7 @@ func (r *Repository) indexFromHeaders(ctx context.Context, packs map[crypto.ID]i
 				r.Warn(fmt.Sprintf("pack %s was listed but cannot be read: %v", id.Short(), err))
 				return nil
 			case err != nil:
-				return fmt.Errorf("repo: read header of %s: %w", h, err)
+				return fmt.Errorf("repo: read header of pack %s: %w", id, err)
 			}
 			mu.Lock()
 			f.Packs = append(f.Packs, index.Pack{ID: id, Size: size, Entries: entries})
@@ -140,4 +144,22 @@ func (r *Repository) indexFromHeaders(ctx context.Context, packs map[crypto.ID]i
 		return nil, err
 	}
 	return f, nil
+}
+
+// readHeader reads the header of pack id of size bytes. A pack no larger
+// than what ReadHeader reads anyway is read whole and checked against its
+// name, so that damage outside its header is found too: intact is false
+// when that check fails.
+func (r *Repository) readHeader(ctx context.Context, id crypto.ID, size int64) (entries []pack.Entry, intact bool, err error) {
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	if size <= 0 || size > pack.TailSize {
+		entries, err = pack.ReadHeader(r.key, backend.ReaderAt{Ctx: ctx, Backend: r.be, Handle: h}, size)
+		return entries, true, err
+	}
+	data := make([]byte, size)
+	if err := backend.ReadAt(ctx, r.be, h, data, 0); err != nil {
+		return nil, false, err
+	}
+	entries, err = pack.ReadHeader(r.key, bytes.NewReader(data), size)
+	return entries, crypto.Hash(data) == id, err
 }

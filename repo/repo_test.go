@@ -265,3 +265,46 @@ func countFound(r *repo.Repository, blobs map[crypto.ID][]byte) int {
 	}
 	return n
 }
+
+// TestSmallPackHashChecked: recovering a small pack from its header also
+// checks it against its name, so damage outside the header is reported;
+// its blobs are indexed but not used for deduplication.
+func TestSmallPackHashChecked(t *testing.T) {
+	ctx := t.Context()
+	be := mem.New()
+	r := repotest.OnBackend(t, be)
+	blobs := saveBlobs(t, r, 3, 1000)
+	var names []string
+	be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error { names = append(names, fi.Name); return nil })
+	for _, n := range names {
+		be.Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: n})
+	}
+	var packName string
+	be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error { packName = fi.Name; return nil })
+	h := backend.Handle{Type: backend.PackFile, Name: packName}
+	data, _ := backend.ReadAll(ctx, be, h)
+	data[10] ^= 1 // in the first blob, not the header
+	be.Save(ctx, h, backend.Bytes(data))
+	var warned []string
+	r2, err := repo.Open(ctx, be, []byte(repotest.Password), repo.OpenOptions{CacheDir: t.TempDir(), Warn: func(m string) { warned = append(warned, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	if err := r2.SyncPacks(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], packName[:8]) || !strings.Contains(warned[0], "does not match its name") {
+		t.Errorf("warnings %q; want one naming the damaged pack", warned)
+	}
+	if n := countFound(r2, blobs); n != len(blobs) {
+		t.Errorf("%d of %d blobs of the damaged pack were indexed", n, len(blobs))
+	}
+	w := r2.NewWriter(ctx, repo.WriterOptions{})
+	defer w.Close()
+	for id := range blobs {
+		if ok, _ := w.Has(pack.DataBlob, id); ok {
+			t.Errorf("blob %s of the damaged pack is used for deduplication", id.Short())
+		}
+	}
+}
