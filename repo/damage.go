@@ -79,11 +79,18 @@ func (r *Repository) markDamaged(p crypto.ID, t pack.BlobType, blob crypto.ID, r
 	}
 }
 
-// packPresent forgets that pack p was missing.
+// packPresent forgets that pack p was missing (not that it was found
+// damaged).
 func (r *Repository) packPresent(p crypto.ID) {
+	if !r.dmg.some.Load() {
+		return
+	}
 	r.dmg.mu.Lock()
-	_, ok := r.dmg.packs[p]
-	delete(r.dmg.packs, p)
+	reason, ok := r.dmg.packs[p]
+	ok = ok && reason == "missing"
+	if ok {
+		delete(r.dmg.packs, p)
+	}
 	r.dmg.mu.Unlock()
 	if ok {
 		if err := r.idx.ClearDamaged(p); err != nil {

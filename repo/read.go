@@ -73,7 +73,7 @@ type segment struct {
 // the reads cover the whole pack anyway, the pack's bytes are also checked
 // against its name, which finds damage the blobs do not show (a cut tail,
 // a changed header): the pack is then reported through Damage, after its
-// blobs were delivered. It returns the bytes read; an error from fn or
+// blobs were delivered, and kept out of deduplication. It returns the bytes read; an error from fn or
 // ctx stops it.
 func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Entry, fn func(e pack.Entry, plain []byte, err error) error) (int64, error) {
 	r := pr.r
@@ -96,6 +96,7 @@ func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Ent
 	}
 	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
 	var read int64
+	blobFailed := false // a damaged blob explains a pack that fails its hash
 	for _, sg := range segs {
 		n := int(sg.end - sg.start)
 		if cap(pr.buf) < n {
@@ -131,13 +132,14 @@ func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Ent
 			if err != nil {
 				r.noteReadError(index.Location{Pack: id, Entry: e}, err)
 				err = fmt.Errorf("pack %s: %w", id, err)
+				blobFailed = true
 			}
 			if ferr := fn(e, pr.plain, err); ferr != nil {
 				return read, ferr
 			}
 		}
 	}
-	if whole != nil && whole.Sum() != id {
+	if whole != nil && !blobFailed && whole.Sum() != id {
 		r.markDamaged(id, 0, crypto.ID{}, "damaged")
 		r.Damage("pack "+id.String(), fmt.Errorf("%w: content does not match its name (damaged outside the blobs read, e.g. its header or tail)", ErrCorrupt))
 	}
