@@ -19,6 +19,11 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
+	// A reader that stops early (arca dump ... | head) closes the pipe:
+	// catching SIGPIPE turns that into an EPIPE error, which ends the
+	// command quietly with exit 0. (Catching, unlike ignoring, is not
+	// passed on to the programs arca runs.)
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)

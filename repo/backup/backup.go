@@ -183,6 +183,9 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPaths(paths); err != nil {
+		return nil, err
+	}
 	if opts.Readers <= 0 {
 		opts.Readers = runtime.GOMAXPROCS(0) + 2
 	}
@@ -305,6 +308,38 @@ func recoverPacks(ctx context.Context, r *repo.Repository, opts Options) error {
 		return nil
 	}
 	return r.SyncPacks(ctx)
+}
+
+// ErrPathMissing is wrapped when a path given to back up does not exist or
+// cannot be read at all: nothing is backed up.
+var ErrPathMissing = errors.New("backup: path to back up cannot be read")
+
+// checkPaths makes sure every path given exists and can be read (a
+// directory listed, a file opened), before anything is stored.
+func checkPaths(paths []string) error {
+	for _, p := range paths {
+		fi, err := os.Lstat(p)
+		if err == nil && (fi.IsDir() || fi.Mode().IsRegular()) {
+			var f *os.File
+			if f, err = openNoatime(p); err == nil {
+				if fi.IsDir() {
+					_, err = f.Readdirnames(1)
+					if errors.Is(err, io.EOF) {
+						err = nil
+					}
+				}
+				f.Close()
+			}
+		}
+		if err != nil {
+			cause := err
+			if u := errors.Unwrap(err); u != nil {
+				cause = u
+			}
+			return fmt.Errorf("%w: %s: %v; nothing was backed up", ErrPathMissing, p, cause)
+		}
+	}
+	return nil
 }
 
 // CleanPaths makes paths absolute and clean, sorts them and drops paths

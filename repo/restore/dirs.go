@@ -19,17 +19,35 @@ import (
 // pending metadata and hard links. In a dry run a directory that does not
 // exist yet has no handle.
 type dirNode struct {
-	d    *beneath.Dir // nil: does not exist (dry run)
+	d    *beneath.Dir // nil: does not exist (yet, or in a dry run)
 	rel  string       // slash-separated, "" for the target
 	path string       // in the file system, for messages
 	refs atomic.Int32
+
+	// A directory that is only on the way to included entries is created
+	// when the first entry beneath it is restored (need): pending until
+	// then, holding its parent, and replacing a symlink at its name if
+	// replace is set.
+	pending bool
+	replace bool
+	parent  *dirNode
+	name    string
+	failed  bool // creating it failed (reported once)
 }
 
 // child returns the node of directory name inside n, opened as d, held
 // once (for the walk).
 func (n *dirNode) child(name string, d *beneath.Dir) *dirNode {
-	c := &dirNode{d: d, rel: path.Join(n.rel, name), path: n.join(name)}
+	c := &dirNode{d: d, rel: path.Join(n.rel, name), path: n.join(name), name: name}
 	c.refs.Store(1)
+	return c
+}
+
+// pendingChild returns the node of directory name inside n that is to be
+// created only when needed.
+func (n *dirNode) pendingChild(name string, replace bool) *dirNode {
+	c := n.child(name, nil)
+	c.pending, c.replace, c.parent = true, replace, n.hold()
 	return c
 }
 
@@ -39,9 +57,54 @@ func (n *dirNode) hold() *dirNode {
 }
 
 func (n *dirNode) release() {
-	if n.refs.Add(-1) == 0 && n.d != nil {
-		n.d.Close()
+	if n.refs.Add(-1) == 0 {
+		if n.d != nil {
+			n.d.Close()
+		}
+		if n.parent != nil {
+			n.parent.release()
+			n.parent = nil
+		}
 	}
+}
+
+// errSkip is returned by need for a directory whose creation failed and
+// was reported: what would go inside it is skipped silently.
+var errSkip = errors.New("restore: skipped")
+
+// need makes sure the directory dn exists before something is restored
+// into it, creating it (and the pending directories above it) if it was
+// only on the way.
+func (rs *restorer) need(dn *dirNode) error {
+	switch {
+	case dn.failed:
+		return errSkip
+	case !dn.pending:
+		return nil
+	}
+	if err := rs.need(dn.parent); err != nil {
+		dn.failed = true
+		return errSkip
+	}
+	rs.reportNewDir(dn.path)
+	if !rs.opts.DryRun {
+		var err error
+		if dn.replace {
+			err = dn.parent.d.Remove(dn.name)
+		}
+		if err == nil {
+			dn.d, err = rs.mkdir(dn.parent, dn.name)
+		}
+		if err != nil {
+			dn.failed = true
+			rs.fail(dn.path, err)
+			return errSkip
+		}
+	}
+	dn.pending = false
+	dn.parent.release()
+	dn.parent = nil
+	return nil
 }
 
 func (n *dirNode) join(name string) string { return filepath.Join(n.path, name) }
@@ -98,8 +161,10 @@ func (rs *restorer) finalize() {
 		if !m.done {
 			continue
 		}
-		if err := rs.dirMeta(m); err != nil {
-			rs.fail(m.dir.path, err)
+		if m.dir.d != nil { // not a directory only on the way that was never needed
+			if err := rs.dirMeta(m); err != nil {
+				rs.fail(m.dir.path, err)
+			}
 		}
 		m.dir.release()
 	}
@@ -159,6 +224,9 @@ func (rs *restorer) link(l hardlink) {
 			return
 		}
 		act = ActionUpdate
+	}
+	if err := rs.need(l.dir); err != nil {
+		return
 	}
 	rs.report(act, p)
 	if rs.opts.DryRun {

@@ -97,6 +97,9 @@ func (rs *restorer) file(n *tree.Node, dn *dirNode, name string) error {
 	if !locate() {
 		return lerr // nil for a missing blob: locate reported it
 	}
+	if err := rs.need(dn); err != nil {
+		return nil
+	}
 	rs.report(act, p)
 	if rs.opts.DryRun {
 		rs.prog.Bytes.Add(int64(n.Size))
@@ -366,6 +369,9 @@ func (rs *restorer) special(n *tree.Node, dn *dirNode, name string) {
 			return
 		}
 		act = ActionUpdate
+	}
+	if err := rs.need(dn); err != nil {
+		return
 	}
 	rs.report(act, p)
 	if rs.opts.DryRun {

@@ -327,8 +327,10 @@ func (rs *restorer) walk(id crypto.ID, dn *dirNode, sdir string, whole bool) err
 	return nil
 }
 
-// dir restores a directory and walks into it. A symlink where the
-// snapshot has a directory is replaced by the directory (unless the
+// dir restores a directory and walks into it. A directory that is not
+// selected whole (only on the way to included entries) and does not exist
+// is created only when something beneath it is restored. A symlink where
+// the snapshot has a directory is replaced by the directory (unless the
 // overwrite mode is never), never followed.
 func (rs *restorer) dir(n *tree.Node, parent *dirNode, spath string, whole bool) error {
 	p := parent.join(n.Name)
@@ -337,21 +339,17 @@ func (rs *restorer) dir(n *tree.Node, parent *dirNode, spath string, whole bool)
 		rs.fail(p, err)
 		return nil
 	}
-	var d *beneath.Dir
+	var child *dirNode
 	switch typ := st.Mode & unix.S_IFMT; {
-	case !exists:
-		rs.reportNewDir(p)
-		if !rs.opts.DryRun {
-			d, err = rs.mkdir(parent, n.Name)
-		}
 	case typ == unix.S_IFDIR:
-		d, err = parent.d.OpenDir(n.Name)
-	case typ == unix.S_IFLNK && rs.opts.Overwrite != OverwriteNever:
-		rs.reportNewDir(p)
-		if !rs.opts.DryRun {
-			if err = parent.d.Remove(n.Name); err == nil {
-				d, err = rs.mkdir(parent, n.Name)
-			}
+		var d *beneath.Dir
+		if d, err = parent.d.OpenDir(n.Name); err == nil {
+			child = parent.child(n.Name, d)
+		}
+	case !exists || typ == unix.S_IFLNK && rs.opts.Overwrite != OverwriteNever:
+		child = parent.pendingChild(n.Name, exists)
+		if whole {
+			err = rs.need(child)
 		}
 	case typ == unix.S_IFLNK:
 		err = errors.New("a symlink is in the way of a directory (left as it is with --overwrite never)")
@@ -359,10 +357,14 @@ func (rs *restorer) dir(n *tree.Node, parent *dirNode, spath string, whole bool)
 		err = errors.New("a file that is not a directory is in the way")
 	}
 	if err != nil {
-		rs.fail(p, err)
+		if child != nil {
+			child.release()
+		}
+		if err != errSkip {
+			rs.fail(p, err)
+		}
 		return nil
 	}
-	child := parent.child(n.Name, d)
 	var m *dirMeta
 	if !rs.opts.DryRun {
 		m = &dirMeta{dir: child.hold(), node: *n}

@@ -279,7 +279,9 @@ func Current(list []*Snapshot, id crypto.ID) crypto.ID {
 // Filter selects snapshots by host, tags and paths.
 type Filter struct {
 	Hosts []string
-	Tags  []string // a snapshot matches if it has all of them
+	// Tags: a snapshot matches if it has every tag of at least one of the
+	// lists (restic's --tag a,b --tag c: a and b, or c).
+	Tags  [][]string
 	Paths []string // a snapshot matches if its paths equal these (as a set)
 }
 
@@ -288,10 +290,10 @@ func (f Filter) Match(sn *Snapshot) bool {
 	if len(f.Hosts) > 0 && !slices.Contains(f.Hosts, sn.Hostname) {
 		return false
 	}
-	for _, t := range f.Tags {
-		if !slices.Contains(sn.Tags, t) {
-			return false
-		}
+	if len(f.Tags) > 0 && !slices.ContainsFunc(f.Tags, func(list []string) bool {
+		return !slices.ContainsFunc(list, func(t string) bool { return !slices.Contains(sn.Tags, t) })
+	}) {
+		return false
 	}
 	if len(f.Paths) > 0 {
 		a, b := slices.Clone(f.Paths), slices.Clone(sn.Paths)

@@ -51,7 +51,7 @@ func TestSaveListFind(t *testing.T) {
 	if got := (Filter{Hosts: []string{"a"}}).Select(list); len(got) != 2 {
 		t.Fatalf("host filter: %d", len(got))
 	}
-	if got := (Filter{Tags: []string{"tb"}}).Select(list); len(got) != 1 || got[0].Hostname != "b" {
+	if got := (Filter{Tags: [][]string{{"tb"}}}).Select(list); len(got) != 1 || got[0].Hostname != "b" {
 		t.Fatalf("tag filter: %v", got)
 	}
 	if got := (Filter{Paths: []string{"/y"}}).Select(list); len(got) != 0 {

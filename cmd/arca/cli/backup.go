@@ -74,7 +74,7 @@ func (a *app) backupCommand() *cobra.Command {
 				hostname = host
 			}
 			opts := backup.Options{
-				Paths: paths, Excludes: excludes, Tags: tags, Hostname: hostname, Username: username,
+				Paths: paths, Excludes: excludes, Tags: splitTags(tags), Hostname: hostname, Username: username,
 				Kind: kind, Readers: readers, Compression: pack.Compression(compression), Time: snTime, DryRun: dryRun, WithAtime: withAtime,
 				Program: "arca " + Version, Progress: &backup.Progress{},
 				Warn: func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) },
@@ -102,7 +102,7 @@ func (a *app) backupCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&tags, "tag", nil, "add a tag to the snapshot (repeatable)")
+	f.StringArrayVar(&tags, "tag", nil, "add these `tags` to the snapshot (a,b; repeatable)")
 	f.StringVar(&host, "host", "", "record this hostname instead of the machine's")
 	f.StringVar(&parent, "parent", "", "compare with this snapshot instead of the latest of the same host and paths")
 	f.StringVar(&kind, "kind", snapshot.KindIncremental, "incremental (parent: latest of this host and paths), differential (parent: latest full) or full (no parent)")

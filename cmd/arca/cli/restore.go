@@ -19,12 +19,14 @@ func (a *app) restoreCommand() *cobra.Command {
 		opts      restore.Options
 	)
 	cmd := &cobra.Command{
-		Use:   "restore [SNAPSHOT[:PATH]] --target DIR",
+		Use:   "restore [SNAPSHOT][:PATH] --target DIR",
 		Short: "Restore a snapshot, a directory or files of it into a directory",
 		Long: `Restores a snapshot into a directory. SNAPSHOT is an ID, a unique prefix, or
 latest (the latest passing --host/--tag/--path); --at TIME picks the newest
-snapshot taken at or before TIME instead. SNAPSHOT:PATH restores what is at PATH
-in the snapshot: a directory's contents, or one file. --include and --exclude
+snapshot taken at or before TIME instead (give no SNAPSHOT with it).
+SNAPSHOT:PATH (or :PATH with --at) restores what is at PATH in the snapshot: a
+directory's contents, or one file; latest and --at then pick the newest
+snapshot that holds PATH. --include and --exclude
 select paths inside the snapshot (docs/filters.md).
 
 Existing files: --overwrite if-changed (default) leaves files whose content
@@ -51,7 +53,7 @@ be run again: complete files are kept, partial ones completed.`,
 			if len(args) == 1 {
 				ref = args[0]
 			}
-			sn, sub, err := a.pick(ctx, r, &pick, ref)
+			sn, sub, _, err := a.pick(ctx, r, &pick, ref, "")
 			if err != nil {
 				return err
 			}

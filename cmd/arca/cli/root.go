@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/repo"
@@ -54,6 +55,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if errors.Is(err, syscall.EPIPE) {
+		return ExitOK // the reader of our output stopped early: nothing is wrong
+	}
 	if err != nil {
 		code := ExitCode(err)
 		if a.json {
@@ -210,15 +214,21 @@ func (a *app) warnf(msg string) {
 	fmt.Fprintf(a.stderr, "warning: %s\n", msg)
 }
 
-// password reads the password from ARCA_PASSWORD, a file, a command or the
-// terminal (twice when confirm is set).
+// password reads the password, from the first source that is set:
+// --password-file or --password-command (not both), ARCA_PASSWORD_FILE or
+// ARCA_PASSWORD_COMMAND (not both), ARCA_PASSWORD, then the terminal
+// (twice when confirm is set). An explicit flag wins over the environment;
+// a file or command wins over ARCA_PASSWORD, as in restic.
 func (a *app) password(confirm bool) ([]byte, error) {
-	if pw := a.getenv("ARCA_PASSWORD"); pw != "" {
-		return []byte(pw), nil
-	}
-	file := a.passwordFile
-	if file == "" {
-		file = a.getenv("ARCA_PASSWORD_FILE")
+	file, cmd := a.passwordFile, a.passwordCmd
+	switch {
+	case file != "" && cmd != "":
+		return nil, errors.New("--password-file and --password-command are mutually exclusive: give one of them")
+	case file == "" && cmd == "":
+		file, cmd = a.getenv("ARCA_PASSWORD_FILE"), a.getenv("ARCA_PASSWORD_COMMAND")
+		if file != "" && cmd != "" {
+			return nil, errors.New("ARCA_PASSWORD_FILE and ARCA_PASSWORD_COMMAND are both set: unset one of them")
+		}
 	}
 	if file != "" {
 		b, err := os.ReadFile(file)
@@ -227,19 +237,19 @@ func (a *app) password(confirm bool) ([]byte, error) {
 		}
 		return trimPassword(b, "password file "+file)
 	}
-	cmd := a.passwordCmd
-	if cmd == "" {
-		cmd = a.getenv("ARCA_PASSWORD_COMMAND")
-	}
 	if cmd != "" {
 		c := exec.Command("sh", "-c", cmd)
 		c.Env = childEnv(os.Environ())
+		c.Stderr = a.stderr
 		out, err := c.Output()
 		if err != nil {
 			// The command line may hold a secret: name only its program.
-			return nil, fmt.Errorf("password command %s: %w", commandName(cmd), err)
+			return nil, fmt.Errorf("password command %s failed: %w", commandName(cmd), err)
 		}
 		return trimPassword(out, "password command")
+	}
+	if pw := a.getenv("ARCA_PASSWORD"); pw != "" {
+		return []byte(pw), nil
 	}
 	return a.prompt("Enter password: ", confirm)
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/snapshot"
@@ -16,9 +17,44 @@ type snapFilterFlags struct {
 }
 
 func (s *snapFilterFlags) register(f *pflag.FlagSet) {
-	f.StringArrayVar(&s.f.Hosts, "host", nil, "only snapshots of this host (repeatable)")
-	f.StringArrayVar(&s.f.Tags, "tag", nil, "only snapshots with this tag (repeatable: all of them)")
+	f.StringArrayVar(&s.f.Hosts, "host", nil, "only snapshots of this host (repeatable: any of them)")
+	f.Var((*tagLists)(&s.f.Tags), "tag", "only snapshots with these `tags` (a,b: both; repeatable: any of the lists)")
 	f.StringArrayVar(&s.f.Paths, "path", nil, "only snapshots of exactly these paths (repeatable)")
+}
+
+// tagLists is the --tag filter: each use adds a list of tags a snapshot
+// must all have, "a,b" being one list; a snapshot passes if one list fits.
+type tagLists [][]string
+
+func (t *tagLists) String() string {
+	var parts []string
+	for _, l := range *t {
+		parts = append(parts, strings.Join(l, ","))
+	}
+	return strings.Join(parts, " ")
+}
+
+func (t *tagLists) Set(v string) error {
+	if l := splitTags([]string{v}); len(l) > 0 {
+		*t = append(*t, l)
+	}
+	return nil
+}
+
+func (t *tagLists) Type() string { return "tags" }
+
+// splitTags splits every value on commas, as restic does, and drops empty
+// tags.
+func splitTags(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, tag := range strings.Split(v, ",") {
+			if tag = strings.TrimSpace(tag); tag != "" {
+				out = append(out, tag)
+			}
+		}
+	}
+	return out
 }
 
 // selectSnapshots returns the snapshots named by refs (IDs, prefixes or

@@ -25,8 +25,12 @@ func (a *app) tagCommand() *cobra.Command {
 			if setGiven && (len(add) > 0 || len(remove) > 0) {
 				return fmt.Errorf("--set replaces all tags; it cannot be combined with --add or --remove")
 			}
-			if setGiven && set == nil {
-				set = []string{}
+			add, remove = splitTags(add), splitTags(remove)
+			if setGiven {
+				set = splitTags(set)
+				if set == nil {
+					set = []string{}
+				}
 			}
 			return nil
 		},
@@ -63,8 +67,8 @@ func (a *app) tagCommand() *cobra.Command {
 		}),
 	}
 	filter.register(cmd.Flags())
-	cmd.Flags().StringArrayVar(&add, "add", nil, "add this tag (repeatable)")
-	cmd.Flags().StringArrayVar(&remove, "remove", nil, "remove this tag (repeatable)")
-	cmd.Flags().StringArrayVar(&set, "set", nil, "replace all tags with these (repeatable; --set '' removes all)")
+	cmd.Flags().StringArrayVar(&add, "add", nil, "add these `tags` (a,b; repeatable)")
+	cmd.Flags().StringArrayVar(&remove, "remove", nil, "remove these `tags` (a,b; repeatable)")
+	cmd.Flags().StringArrayVar(&set, "set", nil, "replace all tags with these `tags` (a,b; repeatable; --set '' removes all)")
 	return cmd
 }
