@@ -14,7 +14,7 @@ import (
 const KeyFileVersion = 1
 
 // ErrWrongPassword is returned when a password opens no key file.
-var ErrWrongPassword = errors.New("wrong password or no key found")
+var ErrWrongPassword = errors.New("crypto: wrong password or no key found")
 
 // KDFParams are argon2id parameters.
 type KDFParams struct {
@@ -77,7 +77,7 @@ func deriveKey(password []byte, salt []byte, p KDFParams) *Key {
 
 // NewKeyFile wraps master under password with argon2id parameters p.
 func NewKeyFile(master *Key, password []byte, p KDFParams, hostname, username string, now time.Time) (*KeyFile, error) {
-	if err := p.validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	salt := make([]byte, 32)
@@ -99,9 +99,10 @@ func NewKeyFile(master *Key, password []byte, p KDFParams, hostname, username st
 	}, nil
 }
 
-func (p KDFParams) validate() error {
+// Validate checks that p is within what key files may hold.
+func (p KDFParams) Validate() error {
 	if p.Time < 1 || p.Time > maxKDFTime || p.Memory < 8 || p.Memory > maxKDFMemory || p.Threads < 1 {
-		return fmt.Errorf("crypto: argon2id parameters out of range: t=%d m=%d KiB p=%d", p.Time, p.Memory, p.Threads)
+		return fmt.Errorf("crypto: argon2id parameters out of range: t=%d (1..%d), m=%d KiB (8..%d), p=%d (at least 1)", p.Time, maxKDFTime, p.Memory, maxKDFMemory, p.Threads)
 	}
 	return nil
 }
@@ -118,7 +119,7 @@ func ParseKeyFile(b []byte) (*KeyFile, error) {
 	if kf.KDF != "argon2id" {
 		return nil, fmt.Errorf("crypto: key file: unknown kdf %q", kf.KDF)
 	}
-	if err := kf.Params.validate(); err != nil {
+	if err := kf.Params.Validate(); err != nil {
 		return nil, err
 	}
 	if len(kf.Salt) < 16 {

@@ -183,6 +183,39 @@ func (d *DB) Lookup(t pack.BlobType, id crypto.ID) (Location, bool, error) {
 	return loc, found, nil
 }
 
+// FindPrefix returns the IDs of blobs of type t whose hex form starts with
+// prefix, stopping after max of them.
+func (d *DB) FindPrefix(t pack.BlobType, prefix string, max int) ([]crypto.ID, error) {
+	var raw []byte
+	for i := 0; i+1 < len(prefix); i += 2 {
+		var b byte
+		if _, err := fmt.Sscanf(prefix[i:i+2], "%02x", &b); err != nil {
+			return nil, fmt.Errorf("index: %q is not a hex ID prefix", prefix)
+		}
+		raw = append(raw, b)
+	}
+	var out []crypto.ID
+	err := d.db.View(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.PrefetchValues = false
+		opts.Prefix = append([]byte{prefixBlob, byte(t)}, raw...)
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid() && len(out) < max; it.Next() {
+			k := it.Item().Key()
+			if len(k) != 2+crypto.IDSize {
+				continue
+			}
+			id := crypto.ID(k[2:])
+			if strings.HasPrefix(id.String(), prefix) {
+				out = append(out, id)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // Has reports whether blob id of type t is indexed.
 func (d *DB) Has(t pack.BlobType, id crypto.ID) (bool, error) {
 	_, ok, err := d.Lookup(t, id)

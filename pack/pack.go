@@ -12,7 +12,7 @@ const Version = 1
 
 // ErrCorrupt is wrapped by every error that reports stored data failing a
 // format or integrity check.
-var ErrCorrupt = errors.New("corrupt")
+var ErrCorrupt = errors.New("pack: corrupt")
 
 // BlobType separates file contents from tree (directory) blobs.
 type BlobType uint8
@@ -60,5 +60,11 @@ type Entry struct {
 func (e Entry) Compressed() bool { return e.Flags&FlagZstd != 0 }
 
 func corrupt(format string, args ...any) error {
-	return fmt.Errorf("pack: %w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+}
+
+// corruptErr is corrupt for a failure caused by err (such as
+// crypto.ErrAuth), which it keeps in the chain.
+func corruptErr(err error, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %w", ErrCorrupt, fmt.Sprintf(format, args...), err)
 }

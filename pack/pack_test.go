@@ -211,3 +211,31 @@ func BenchmarkCompress(b *testing.B) {
 		})
 	}
 }
+
+// TestTamperingIsErrAuth: a blob that fails authentication is ErrCorrupt
+// and, in the same chain, crypto.ErrAuth.
+func TestTamperingIsErrAuth(t *testing.T) {
+	key, _ := crypto.NewRandomKey()
+	var buf bytes.Buffer
+	w, err := NewWriter(key, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("some content to seal")
+	id := key.BlobID(data)
+	if err := w.Add(DataBlob, id, 0, data, len(data)); err != nil {
+		t.Fatal(err)
+	}
+	_, size, entries, err := w.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()[:size]
+	e := entries[0]
+	sealed := bytes.Clone(b[e.Offset : e.Offset+e.Length])
+	sealed[len(sealed)/2] ^= 1
+	_, err = OpenBlob(key, nil, e, sealed, nil)
+	if !errors.Is(err, ErrCorrupt) || !errors.Is(err, crypto.ErrAuth) {
+		t.Errorf("OpenBlob of a tampered blob = %v; want ErrCorrupt and crypto.ErrAuth", err)
+	}
+}

@@ -55,7 +55,7 @@ func ReadHeader(key *crypto.Key, r io.ReaderAt, size int64) ([]Entry, error) {
 	}
 	plain, err := key.Open(nil, sealed, crypto.AD(nil, crypto.KindPackHeader, nil))
 	if err != nil {
-		return nil, corrupt("header: %v", err)
+		return nil, corruptErr(err, "header")
 	}
 	return DecodeHeader(plain, uint64(size-4-hlen))
 }
@@ -130,7 +130,7 @@ var decoders = sync.Pool{New: func() any {
 
 // ErrBlobMismatch is wrapped when a blob decrypts but its content does not
 // hash to its ID.
-var ErrBlobMismatch = errors.New("content does not match id")
+var ErrBlobMismatch = errors.New("pack: content does not match id")
 
 // OpenBlob authenticates and decrypts sealed (the Length bytes at
 // e.Offset), decompresses it and checks that its keyed hash is e.ID. It
@@ -146,18 +146,18 @@ func OpenBlob(key *crypto.Key, h *crypto.IDHasher, e Entry, sealed, dst []byte) 
 	if e.Compressed() {
 		payload, err := key.Open(nil, sealed, ad)
 		if err != nil {
-			return nil, corrupt("blob %s: %v", e.ID.Short(), err)
+			return nil, corruptErr(err, "blob %s", e.ID.Short())
 		}
 		d := decoders.Get().(*zstd.Decoder)
 		out, err = d.DecodeAll(payload, dst)
 		decoders.Put(d)
 		if err != nil {
-			return nil, corrupt("blob %s: decompress: %v", e.ID.Short(), err)
+			return nil, corruptErr(err, "blob %s: decompress", e.ID.Short())
 		}
 	} else {
 		out, err = key.Open(dst, sealed, ad)
 		if err != nil {
-			return nil, corrupt("blob %s: %v", e.ID.Short(), err)
+			return nil, corruptErr(err, "blob %s", e.ID.Short())
 		}
 	}
 	plain := out[start:]
@@ -171,7 +171,7 @@ func OpenBlob(key *crypto.Key, h *crypto.IDHasher, e Entry, sealed, dst []byte) 
 		got = key.BlobID(plain)
 	}
 	if got != e.ID {
-		return nil, fmt.Errorf("pack: %w: blob %s: %w", ErrCorrupt, e.ID.Short(), ErrBlobMismatch)
+		return nil, fmt.Errorf("%w: blob %s: %w", ErrCorrupt, e.ID.Short(), ErrBlobMismatch)
 	}
 	return out, nil
 }

@@ -15,7 +15,7 @@ import (
 // ErrDamaged is wrapped by the error a command returns when it finished
 // but skipped objects of the repository that are missing or damaged (each
 // reported through Damage).
-var ErrDamaged = errors.New("some objects of the repository are missing or damaged and were skipped")
+var ErrDamaged = errors.New("repo: some objects of the repository are missing or damaged and were skipped")
 
 type blobAt struct {
 	pack crypto.ID

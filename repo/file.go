@@ -59,7 +59,7 @@ func OpenFile(key *crypto.Key, kind crypto.Kind, data []byte) ([]byte, error) {
 	}
 	inner, err := key.Open(nil, data[fileHeaderSize:], crypto.AD(nil, kind, nil))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	switch inner[0] {
 	case 0:
@@ -67,7 +67,7 @@ func OpenFile(key *crypto.Key, kind crypto.Kind, data []byte) ([]byte, error) {
 	case 1:
 		out, err := fileDecoder.DecodeAll(inner[1:], nil)
 		if err != nil {
-			return nil, fmt.Errorf("%w: decompress: %v", ErrCorrupt, err)
+			return nil, fmt.Errorf("%w: decompress: %w", ErrCorrupt, err)
 		}
 		return out, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/index"
@@ -13,7 +14,7 @@ import (
 )
 
 // ErrBlobNotFound is wrapped when a blob is in no index.
-var ErrBlobNotFound = errors.New("blob not found in index")
+var ErrBlobNotFound = errors.New("repo: blob not found in index")
 
 // LoadBlob reads, verifies and returns blob id of type t, appended to dst.
 // A missing pack or a blob that fails verification is remembered, so
@@ -38,6 +39,24 @@ func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID
 		return nil, fmt.Errorf("repo: pack %s: %w", loc.Pack, err)
 	}
 	return out, nil
+}
+
+// ErrAmbiguous is wrapped when an ID prefix names more than one blob.
+var ErrAmbiguous = errors.New("repo: ID prefix matches several blobs")
+
+// FindBlob resolves a full ID or a unique hex prefix of a blob of type t.
+func (r *Repository) FindBlob(t pack.BlobType, prefix string) (crypto.ID, error) {
+	prefix = strings.ToLower(prefix)
+	ids, err := r.idx.FindPrefix(t, prefix, 2)
+	switch {
+	case err != nil:
+		return crypto.ID{}, err
+	case len(ids) == 0:
+		return crypto.ID{}, fmt.Errorf("repo: %s blob %q: %w", t, prefix, ErrBlobNotFound)
+	case len(ids) > 1:
+		return crypto.ID{}, fmt.Errorf("%w: %s blob %q", ErrAmbiguous, t, prefix)
+	}
+	return ids[0], nil
 }
 
 // PackReader reads many blobs of one pack at a time; restore uses one per

@@ -214,10 +214,10 @@ func TestSessionDedup(t *testing.T) {
 	comp := w.NewCompressor()
 	data := []byte("same content")
 	id := r.Key().BlobID(data)
-	for i, want := range []bool{true, false} {
-		added, err := w.SaveBlob(pack.DataBlob, id, bytes.Clone(data), comp)
-		if err != nil || added != want {
-			t.Fatalf("save %d: added = %v, %v; want %v", i, added, err, want)
+	for i, want := range []int{len(data) + crypto.Overhead, 0} {
+		stored, err := w.SaveBlob(pack.DataBlob, id, bytes.Clone(data), comp)
+		if err != nil || stored != want {
+			t.Fatalf("save %d: stored %d bytes, %v; want %d", i, stored, err, want)
 		}
 	}
 	if err := w.Flush(); err != nil {
@@ -225,7 +225,7 @@ func TestSessionDedup(t *testing.T) {
 	}
 	w.Close()
 	w2 := r.NewWriter(context.Background(), repo.WriterOptions{})
-	if added, _ := w2.SaveBlob(pack.DataBlob, id, bytes.Clone(data), comp); added {
+	if stored, _ := w2.SaveBlob(pack.DataBlob, id, bytes.Clone(data), comp); stored != 0 {
 		t.Fatal("blob stored again in a later session")
 	}
 	w2.Close()

@@ -167,48 +167,50 @@ func (w *Writer) Has(t pack.BlobType, id crypto.ID) (bool, error) {
 }
 
 // SaveBlob stores plaintext as blob id of type t unless the repository or
-// this session already holds it. It reports whether the blob was new. comp
-// is the caller's compressor (see NewCompressor).
+// this session already holds it. It returns the bytes the blob takes in
+// its pack (compressed and sealed), 0 when it was not new. comp is the
+// caller's compressor (see NewCompressor).
 //
 // When the blob is new, plaintext may be encrypted in place: the caller
 // must not use its contents after SaveBlob returns.
-func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp *pack.Compressor) (bool, error) {
+func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp *pack.Compressor) (int, error) {
 	if err := w.Err(); err != nil {
-		return false, err
+		return 0, err
 	}
 	if err := w.user.Err(); err != nil {
-		return false, err
+		return 0, err
 	}
 	if t != pack.DataBlob && t != pack.TreeBlob {
-		return false, fmt.Errorf("repo: invalid blob type %d", t)
+		return 0, fmt.Errorf("repo: invalid blob type %d", t)
 	}
 	k := pendingKey{t, id}
 	w.mu.Lock()
 	_, ok := w.pending[k]
 	w.mu.Unlock()
 	if ok {
-		return false, nil
+		return 0, nil
 	}
 	if ok, err := w.r.has(t, id); err != nil || ok {
-		return false, err
+		return 0, err
 	}
 	w.mu.Lock()
 	if _, ok := w.pending[k]; ok {
 		w.mu.Unlock()
-		return false, nil
+		return 0, nil
 	}
 	w.pending[k] = false
 	w.mu.Unlock()
 
 	payload, flags := comp.Compress(plaintext)
+	stored := len(payload) + crypto.Overhead
 	if w.opts.DryRun {
 		w.mu.Lock()
 		w.pending[k] = true
 		w.mu.Unlock()
 		w.blobs.Add(1)
 		w.rawBytes.Add(int64(len(plaintext)))
-		w.storedBytes.Add(int64(len(payload) + crypto.Overhead + pack.EntryOverhead))
-		return true, nil
+		w.storedBytes.Add(int64(stored + pack.EntryOverhead))
+		return stored, nil
 	}
 	p := &w.packers[t]
 	p.mu.Lock()
@@ -216,13 +218,13 @@ func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp 
 		if err := w.startPack(p); err != nil {
 			p.mu.Unlock()
 			w.setErr(err)
-			return false, err
+			return 0, err
 		}
 	}
 	if err := p.w.Add(t, id, flags, payload, len(plaintext)); err != nil {
 		p.mu.Unlock()
 		w.setErr(err)
-		return false, err
+		return 0, err
 	}
 	var full upload
 	var err error
@@ -232,14 +234,14 @@ func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp 
 	p.mu.Unlock()
 	if err != nil {
 		w.setErr(err)
-		return false, err
+		return 0, err
 	}
 	w.blobs.Add(1)
 	w.rawBytes.Add(int64(len(plaintext)))
 	if full.f != nil {
-		return true, w.enqueue(full)
+		return stored, w.enqueue(full)
 	}
-	return true, nil
+	return stored, nil
 }
 
 // startPack opens a new pack in an unlinked temporary file. p.mu is held.

@@ -214,3 +214,162 @@ func TestDumpToClosedPipe(t *testing.T) {
 		}
 	}
 }
+
+// TestVerboseBackup: -v lists new and modified files, -vv every file and
+// directory with its status, --json -vv restic's verbose_status lines.
+func TestVerboseBackup(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	fstest.WriteFiles(t, src, map[string]string{"a": "1", "d/b": "2", "d/c": "3"})
+	r := e.must("-r", repoDir, "backup", "-v", src)
+	for _, f := range []string{"a", "d/b", "d/c"} {
+		if !strings.Contains(r.stdout, "new       "+filepath.Join(src, f)+", saved in") {
+			t.Errorf("-v does not list new file %s:\n%s", f, r.stdout)
+		}
+	}
+	os.WriteFile(filepath.Join(src, "a"), []byte("changed"), 0o644)
+	r = e.must("-r", repoDir, "backup", "-v", src)
+	if !strings.Contains(r.stdout, "modified  "+filepath.Join(src, "a")+", saved in") || strings.Contains(r.stdout, "unchanged") {
+		t.Errorf("-v: want the modified file and nothing unchanged:\n%s", r.stdout)
+	}
+	r = e.must("-r", repoDir, "backup", "-vv", src)
+	for _, want := range []string{"unchanged " + filepath.Join(src, "d/b"), "unchanged " + filepath.Join(src, "d") + "/"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("-vv does not list %q:\n%s", want, r.stdout)
+		}
+	}
+	os.WriteFile(filepath.Join(src, "a"), []byte("again"), 0o644)
+	r = e.must("-r", repoDir, "--json", "backup", "-vv", src)
+	seen := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		if m["message_type"] == "verbose_status" {
+			seen[m["item"].(string)] = m["action"].(string)
+			for _, k := range []string{"duration", "data_size", "data_size_in_repo", "metadata_size", "metadata_size_in_repo", "total_files"} {
+				if _, ok := m[k]; !ok {
+					t.Errorf("verbose_status without %s: %s", k, line)
+				}
+			}
+		}
+	}
+	if seen[filepath.Join(src, "a")] != "modified" || seen[filepath.Join(src, "d/c")] != "unchanged" || seen[src+"/"] != "modified" {
+		t.Errorf("verbose_status actions %v", seen)
+	}
+}
+
+// TestFileCounts: symlinks and FIFOs are not files, in the summary's
+// "processed" line and its Files line alike (as restic).
+func TestFileCounts(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	fstest.WriteFiles(t, src, map[string]string{"a": "1", "b": "2"})
+	os.Symlink("a", filepath.Join(src, "link"))
+	exec.Command("mkfifo", filepath.Join(src, "fifo")).Run()
+	r := e.must("-r", repoDir, "backup", src)
+	if !strings.Contains(r.stdout, "Files: 2 new") || !strings.Contains(r.stdout, "processed 2 files") {
+		t.Errorf("want 2 files in both lines:\n%s", r.stdout)
+	}
+}
+
+// TestInvalidValues: out-of-range values are refused before anything is
+// done, and a failed init leaves nothing behind.
+func TestInvalidValues(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	randomFiles(t, src, 1, 100, 14)
+	for _, args := range [][]string{
+		{"backup", "--read-concurrency", "0", src},
+		{"backup", "--read-concurrency", "-3", src},
+		{"snapshots", "--latest", "-1"},
+		{"snapshots", "--latest", "0"},
+		{"key", "add", "--kdf-memory", "1"},
+	} {
+		if r := e.runEnv([]string{"ARCA_NEW_PASSWORD=x"}, append([]string{"-r", repoDir}, args...)...); r.code != 1 || !strings.Contains(r.stderr, args[len(args)-2]) && !strings.Contains(r.stderr, "out of range") {
+			t.Errorf("%q: exit %d, %q; want a refusal naming the value", args, r.code, r.stderr)
+		}
+	}
+	if list := e.snapshots(repoDir); len(list) != 0 {
+		t.Errorf("a refused backup saved %d snapshots", len(list))
+	}
+	// A failed init leaves no skeleton.
+	fresh := filepath.Join(e.dir, "fresh")
+	if r := e.run("-r", fresh, "init", "--kdf-time", "0"); r.code != 1 {
+		t.Errorf("init with --kdf-time 0: exit %d", r.code)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Errorf("a failed init left %s behind (%v)", fresh, err)
+	}
+	// One that fails after creating directories (leftovers of another
+	// init) removes what it made and nothing else.
+	left := filepath.Join(e.dir, "left")
+	os.MkdirAll(filepath.Join(left, "keys"), 0o700)
+	os.WriteFile(filepath.Join(left, "keys", strings.Repeat("ab", 32)), []byte("{}"), 0o600)
+	if r := e.run(append([]string{"-r", left, "init"}, cheapKDF...)...); r.code != 1 || !strings.Contains(r.stderr, "no config") {
+		t.Errorf("init over leftovers: exit %d, %q", r.code, r.stderr)
+	}
+	if entries, _ := os.ReadDir(left); len(entries) != 1 {
+		t.Errorf("after a refused init %s holds %d entries; want only keys/", left, len(entries))
+	}
+	// key add with no new password names the right sources.
+	if r := e.runEnv([]string{"ARCA_NEW_PASSWORD="}, "-r", repoDir, "key", "add"); r.code != 1 || !strings.Contains(r.stderr, "ARCA_NEW_PASSWORD") || !strings.Contains(r.stderr, "--new-password-file") {
+		t.Errorf("key add without a new password: %q", r.stderr)
+	}
+}
+
+// TestMessagesForUsers: what a user reads carries no internal package
+// prefixes.
+func TestMessagesForUsers(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	randomFiles(t, src, 2, 300000, 15)
+	e.must("-r", repoDir, "backup", "--compression", "off", src)
+	flipAt(t, repoFiles(t, repoDir, "data")[0], 1000)
+	r := e.run("-r", repoDir, "restore", "latest", "--target", filepath.Join(e.dir, "t"))
+	wrong := e.runEnv([]string{"ARCA_PASSWORD=nope"}, "-r", repoDir, "snapshots")
+	for _, out := range []string{r.stderr, wrong.stderr} {
+		for _, leak := range []string{"crypto:", "repo:", "pack: corrupt", "restore:", "context canceled"} {
+			if strings.Contains(out, leak) {
+				t.Errorf("message leaks %q:\n%s", leak, out)
+			}
+		}
+	}
+	if !strings.Contains(r.stderr, "corrupt") || !strings.Contains(wrong.stderr, "wrong password") {
+		t.Errorf("messages lost their meaning:\n%s\n%s", r.stderr, wrong.stderr)
+	}
+}
+
+// TestCatTree: cat tree takes a unique prefix and prints the documented
+// lower-case shape.
+func TestCatTree(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	fstest.WriteFiles(t, src, map[string]string{"a": "1"})
+	e.must("-r", repoDir, "backup", src)
+	root := e.snapshots(repoDir)[0]["tree"].(string)
+	r := e.must("-r", repoDir, "cat", "tree", root[:8])
+	var got struct {
+		Nodes []map[string]any `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || len(got.Nodes) != 1 {
+		t.Fatalf("cat tree: %v\n%s", err, r.stdout)
+	}
+	for _, k := range []string{"name", "type", "mode", "permissions", "mtime", "atime", "ctime", "uid", "gid", "inode", "size", "subtree"} {
+		if _, ok := got.Nodes[0][k]; !ok {
+			t.Errorf("node lacks %q: %v", k, got.Nodes[0])
+		}
+	}
+	if strings.Contains(r.stdout, "ModTime") || strings.Contains(r.stdout, "Nodes") {
+		t.Errorf("Go field names in the output:\n%s", r.stdout)
+	}
+	if r := e.run("-r", repoDir, "cat", "tree", "zz"); r.code == 0 {
+		t.Error("cat tree with a non-hex prefix succeeded")
+	}
+}

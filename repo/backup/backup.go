@@ -45,6 +45,9 @@ type Options struct {
 	// Warn, if not nil, is called for each entry that was skipped or read
 	// inconsistently.
 	Warn func(path string, err error)
+	// Report, if not nil, is called (from several goroutines) with what
+	// happened to each file and directory stored.
+	Report func(Item)
 	// CheckpointInterval overrides repo.DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
 	Program            string
@@ -60,6 +63,32 @@ type Options struct {
 	// nothing: the returned snapshot (with a zero ID) is not saved and its
 	// summary says what would have been added.
 	DryRun bool
+}
+
+// Item is what a backup did with one file or directory, restic's
+// verbose_status.
+type Item struct {
+	Action   string // ActionNew, ActionModified or ActionUnchanged
+	Path     string // a directory's ends in "/"
+	Dir      bool
+	Duration time.Duration // from when the file was opened, or the directory listed
+	// DataAdded and DataStored are the plaintext and stored bytes of the
+	// file's new data blobs; MetaSize and MetaStored the size of a
+	// directory's tree and what it added to the repository.
+	DataAdded, DataStored, MetaSize, MetaStored int64
+}
+
+// Item actions.
+const (
+	ActionNew       = "new"
+	ActionModified  = "modified"
+	ActionUnchanged = "unchanged"
+)
+
+func (a *archiver) report(it Item) {
+	if a.opts.Report != nil {
+		a.opts.Report(it)
+	}
 }
 
 // Progress is updated atomically during a backup.
@@ -134,8 +163,9 @@ func doneFuture(n tree.Node) *future {
 }
 
 type fileJob struct {
-	path string
-	fut  *future
+	path   string
+	action string // ActionNew or ActionModified, for Report
+	fut    *future
 }
 
 type devIno struct{ dev, ino uint64 }
@@ -553,8 +583,7 @@ func (a *archiver) walkEntry(path, name string, old *tree.Node, rootDev uint64, 
 		}
 		node.LinkTarget = target
 	}
-	a.prog.Files.Add(1)
-	return doneFuture(node)
+	return doneFuture(node) // not counted as a file, as in restic
 }
 
 // walkDir stores a directory. onlyIncluded is set for a directory that is
@@ -592,6 +621,7 @@ func (a *archiver) walkDir(path string, node tree.Node, old *tree.Node, oldTree 
 // skipped.
 func (a *archiver) finishDir(path string, node tree.Node, old *tree.Node, children []*future, dropIfEmpty bool) *future {
 	fut := newFuture()
+	start := time.Now()
 	go func() {
 		defer close(fut.done)
 		t := &tree.Tree{Nodes: make([]tree.Node, 0, len(children))}
@@ -605,23 +635,29 @@ func (a *archiver) finishDir(path string, node tree.Node, old *tree.Node, childr
 			return
 		}
 		comp := <-a.trees
-		id, added, err := tree.Save(a.w, t, comp)
+		id, saved, err := tree.Save(a.w, t, comp)
 		a.trees <- comp
 		if err != nil {
 			a.setFatal(fmt.Errorf("backup: %s: %w", path, err))
 			return
 		}
-		if added {
+		if saved.Stored > 0 {
 			a.treeBlobs.Add(1)
 		}
+		it := Item{Path: strings.TrimSuffix(path, "/") + "/", Dir: true, Duration: time.Since(start),
+			MetaSize: int64(saved.Size), MetaStored: int64(saved.Stored)}
 		switch {
 		case old == nil:
 			a.dirsNew.Add(1)
+			it.Action = ActionNew
 		case old.Subtree == id:
 			a.dirsUnmodified.Add(1)
+			it = Item{Action: ActionUnchanged, Path: it.Path, Dir: true}
 		default:
 			a.dirsChanged.Add(1)
+			it.Action = ActionModified
 		}
+		a.report(it)
 		a.prog.Dirs.Add(1)
 		node.Subtree = id
 		fut.node, fut.ok = node, true
@@ -643,10 +679,13 @@ func (a *archiver) walkFile(path string, node tree.Node, old *tree.Node) *future
 		a.filesUnmodified.Add(1)
 		a.prog.Files.Add(1)
 		a.prog.Bytes.Add(int64(node.Size))
+		a.report(Item{Action: ActionUnchanged, Path: path})
 		return doneFuture(node)
 	}
+	action := ActionNew
 	if old != nil {
 		a.filesChanged.Add(1)
+		action = ActionModified
 	} else {
 		a.filesNew.Add(1)
 	}
@@ -671,22 +710,23 @@ func (a *archiver) walkFile(path string, node tree.Node, old *tree.Node) *future
 				node.Content, node.Size = first.node.Content, first.node.Size
 				fut.node, fut.ok = node, true
 				a.prog.Files.Add(1)
+				a.report(Item{Action: action, Path: path})
 			}()
 			return fut
 		}
 		first.node = node
-		a.submit(path, first)
+		a.submit(path, action, first)
 		return first
 	}
 	fut := newFuture()
 	fut.node = node
-	a.submit(path, fut)
+	a.submit(path, action, fut)
 	return fut
 }
 
-func (a *archiver) submit(path string, fut *future) {
+func (a *archiver) submit(path, action string, fut *future) {
 	select {
-	case a.jobs <- fileJob{path: path, fut: fut}:
+	case a.jobs <- fileJob{path: path, action: action, fut: fut}:
 	case <-a.ctx.Done():
 		close(fut.done)
 	}
@@ -726,11 +766,13 @@ func (a *archiver) worker() {
 	for job := range a.jobs {
 		if !a.stopped() {
 			a.prog.start(job.path)
-			ok := a.readFile(wk, job.path, &job.fut.node)
+			start := time.Now()
+			ok, added, stored := a.readFile(wk, job.path, &job.fut.node)
 			a.prog.done(job.path)
 			job.fut.ok = ok
 			if ok {
 				a.prog.Files.Add(1)
+				a.report(Item{Action: job.action, Path: job.path, Duration: time.Since(start), DataAdded: added, DataStored: stored})
 			}
 		}
 		close(job.fut.done)
@@ -738,23 +780,23 @@ func (a *archiver) worker() {
 }
 
 // readFile stores the content of path into node. It returns false if the
-// file was skipped.
-func (a *archiver) readFile(wk *worker, path string, node *tree.Node) bool {
+// file was skipped, and the plaintext and stored bytes of the new blobs.
+func (a *archiver) readFile(wk *worker, path string, node *tree.Node) (ok bool, added, stored int64) {
 	f, err := openNoatime(path)
 	if err != nil {
 		a.skip(path, err)
-		return false
+		return false, added, stored
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
 		a.skip(path, err)
-		return false
+		return false, added, stored
 	}
 	ino, size, mtime, _ := statIdentity(fi)
 	if !fi.Mode().IsRegular() || ino != node.Inode {
 		a.skip(path, fmt.Errorf("replaced by another file while being backed up"))
-		return false
+		return false, added, stored
 	}
 	if testHookRead != nil {
 		testHookRead(path)
@@ -765,13 +807,15 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) bool {
 	save := func(data []byte) bool {
 		id := wk.h.Sum(data)
 		n := len(data)
-		added, err := a.w.SaveBlob(pack.DataBlob, id, data, comp)
+		st, err := a.w.SaveBlob(pack.DataBlob, id, data, comp)
 		if err != nil {
 			a.setFatal(fmt.Errorf("backup: %s: %w", path, err))
 			return false
 		}
-		if added {
+		if st > 0 {
 			a.prog.Added.Add(int64(n))
+			added += int64(n)
+			stored += int64(st)
 		}
 		content = append(content, id)
 		read += int64(n)
@@ -787,25 +831,25 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) bool {
 		n, err := io.ReadFull(f, wk.buf[:size+1])
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 			a.skip(path, err)
-			return false
+			return false, added, stored
 		}
 		if int64(n) <= size {
 			if n > 0 && !save(wk.buf[:n]) {
-				return false
+				return false, added, stored
 			}
-			return a.finishFile(path, f, node, content, read, size, mtime)
+			return a.finishFile(path, f, node, content, read, size, mtime), added, stored
 		}
 		// The file grew past its stat size: chunk it from the start.
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			a.skip(path, err)
-			return false
+			return false, added, stored
 		}
 	}
 	var bb *bigBuffers
 	select {
 	case bb = <-a.big:
 	case <-a.ctx.Done():
-		return false
+		return false, added, stored
 	}
 	defer func() { a.big <- bb }()
 	comp = bb.comp
@@ -813,7 +857,7 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) bool {
 	bb.ch.SetAverageBits(a.cfg.ChunkAvgBits)
 	for {
 		if a.stopped() {
-			return false
+			return false, added, stored
 		}
 		c, err := bb.ch.Next(bb.buf[:0])
 		if errors.Is(err, io.EOF) {
@@ -821,14 +865,14 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) bool {
 		}
 		if err != nil {
 			a.skip(path, err)
-			return false
+			return false, added, stored
 		}
 		bb.buf = c.Data[:0]
 		if !save(c.Data) {
-			return false
+			return false, added, stored
 		}
 	}
-	return a.finishFile(path, f, node, content, read, size, mtime)
+	return a.finishFile(path, f, node, content, read, size, mtime), added, stored
 }
 
 func (a *archiver) finishFile(path string, f *os.File, node *tree.Node, content []crypto.ID, read, size, mtime int64) bool {

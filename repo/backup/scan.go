@@ -38,8 +38,7 @@ func (a *archiver) scanEntry(path string, n *tree.Node, rootDev uint64, ign *ign
 		return
 	case tree.Dir:
 	default:
-		a.prog.TotalFiles.Add(1)
-		return
+		return // symlinks and special files are not counted as files
 	}
 	if d == keepNoWalk {
 		return

@@ -63,12 +63,12 @@ func RunStdin(ctx context.Context, r *repo.Repository, rd io.Reader, name string
 	}
 	a.prog.Files.Add(1)
 	comp := a.w.NewCompressor()
-	root, added, err := tree.Save(a.w, &tree.Tree{Nodes: []tree.Node{node}}, comp)
+	root, saved, err := tree.Save(a.w, &tree.Tree{Nodes: []tree.Node{node}}, comp)
 	if err != nil {
 		a.w.Close()
 		return nil, err
 	}
-	if added {
+	if saved.Stored > 0 {
 		a.treeBlobs.Add(1)
 	}
 	if opts.Parent != nil && opts.Parent.Tree == root {
@@ -120,11 +120,11 @@ func (a *archiver) storeStream(rd io.Reader, name string) (tree.Node, error) {
 		buf = c.Data[:0]
 		size := len(c.Data)
 		id := h.Sum(c.Data)
-		added, err := a.w.SaveBlob(pack.DataBlob, id, c.Data, comp)
+		stored, err := a.w.SaveBlob(pack.DataBlob, id, c.Data, comp)
 		if err != nil {
 			return n, err
 		}
-		if added {
+		if stored > 0 {
 			a.prog.Added.Add(int64(size))
 		}
 		n.Content = append(n.Content, id)

@@ -13,15 +13,15 @@ import (
 
 // ErrSymlink is wrapped when a symlink is where an operation needs a
 // directory or a file: it is never followed.
-var ErrSymlink = errors.New("a symlink is in the way")
+var ErrSymlink = errors.New("beneath: a symlink is in the way")
 
 // ErrNotRegular is wrapped when OpenFile finds something other than a
 // regular file.
-var ErrNotRegular = errors.New("not a regular file")
+var ErrNotRegular = errors.New("beneath: not a regular file")
 
 // ErrInvalidName is wrapped when a name is empty, ".", "..", or holds '/'
 // or NUL.
-var ErrInvalidName = errors.New("invalid name")
+var ErrInvalidName = errors.New("beneath: invalid name")
 
 // Dir is an open directory. Its methods are safe for concurrent use; Close
 // must not race with them.

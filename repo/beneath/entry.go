@@ -87,7 +87,7 @@ func (e *Entry) Chown(uid, gid int) error {
 
 // ErrSymlinkMode is returned by Chmod on a symlink: Linux keeps no mode for
 // symlinks.
-var ErrSymlinkMode = errors.New("symlinks have no mode")
+var ErrSymlinkMode = errors.New("beneath: symlinks have no mode")
 
 // Chmod sets the permission bits (07777) of the object.
 func (e *Entry) Chmod(mode uint32) error {

@@ -9,17 +9,25 @@ import (
 	"github.com/arcabackup/arca/repo"
 )
 
+// Saved says what Save stored: the encoded tree's size, and the bytes it
+// added to the repository (0 when the tree was there already).
+type Saved struct {
+	Size, Stored int
+}
+
 // Save encodes t (sorting it first) and stores it as a tree blob. It returns
-// the tree's ID and whether the blob was new.
-func Save(w *repo.Writer, t *Tree, comp *pack.Compressor) (crypto.ID, bool, error) {
+// the tree's ID and what it stored.
+func Save(w *repo.Writer, t *Tree, comp *pack.Compressor) (crypto.ID, Saved, error) {
 	t.Sort()
 	buf := t.Encode(nil)
 	id := w.Repository().Key().BlobID(buf)
-	added, err := w.SaveBlob(pack.TreeBlob, id, buf, comp)
+	sv := Saved{Size: len(buf)}
+	stored, err := w.SaveBlob(pack.TreeBlob, id, buf, comp)
 	if err != nil {
-		return id, false, fmt.Errorf("tree: save %s: %w", id.Short(), err)
+		return id, sv, fmt.Errorf("tree: save %s: %w", id.Short(), err)
 	}
-	return id, added, nil
+	sv.Stored = stored
+	return id, sv, nil
 }
 
 // Load reads and decodes tree id.

@@ -53,6 +53,9 @@ func (a *app) backupCommand() *cobra.Command {
 					return err
 				}
 			}
+			if cmd.Flags().Changed("read-concurrency") && (readers < 1 || readers > 1024) {
+				return fmt.Errorf("--read-concurrency %d: give a number of files from 1 to 1024", readers)
+			}
 			var snTime time.Time
 			if timeText != "" {
 				if snTime, err = parseTime(timeText, time.Now()); err != nil {
@@ -77,7 +80,8 @@ func (a *app) backupCommand() *cobra.Command {
 				Paths: paths, Excludes: excludes, Tags: splitTags(tags), Hostname: hostname, Username: username,
 				Kind: kind, Readers: readers, Compression: pack.Compression(compression), Time: snTime, DryRun: dryRun, WithAtime: withAtime,
 				Program: "arca " + Version, Progress: &backup.Progress{},
-				Warn: func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) },
+				Warn:   func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) },
+				Report: a.backupItems(),
 			}
 			if force {
 				if cmd.Flags().Changed("kind") && kind != snapshot.KindFull {

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/arcabackup/arca/repo/backup"
@@ -60,6 +61,51 @@ func (v backupView) status(el time.Duration) any {
 		m["current_files"] = cur
 	}
 	return m
+}
+
+// backupItems prints what happened to each file (-v: new and modified
+// files; -vv: every file and directory), as restic's text or its
+// verbose_status JSON lines.
+func (a *app) backupItems() func(backup.Item) {
+	if a.verbose == 0 || a.quiet {
+		return nil
+	}
+	var mu sync.Mutex
+	tty := a.isTerminal() && !a.json
+	return func(it backup.Item) {
+		if a.verbose < 2 && (it.Dir || it.Action == backup.ActionUnchanged) {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if a.json {
+			a.printJSON(map[string]any{
+				"message_type": "verbose_status", "action": it.Action, "item": it.Path, "duration": it.Duration.Seconds(),
+				"data_size": it.DataAdded, "data_size_in_repo": it.DataStored,
+				"metadata_size": it.MetaSize, "metadata_size_in_repo": it.MetaStored, "total_files": 0,
+			})
+			return
+		}
+		if tty {
+			fmt.Fprint(a.stdout, "\r\033[K") // under the progress line
+		}
+		fmt.Fprintln(a.stdout, itemLine(it))
+	}
+}
+
+// itemLine is restic's -vv line for an item.
+func itemLine(it backup.Item) string {
+	word := fmt.Sprintf("%-9s %s", it.Action, it.Path)
+	switch {
+	case it.Action == backup.ActionUnchanged:
+		return word
+	case it.Dir:
+		return fmt.Sprintf("%s, saved in %.3fs (%s added, %s stored, %s metadata)", word, it.Duration.Seconds(),
+			bytesText(it.DataAdded), bytesText(it.DataStored), bytesText(it.MetaStored))
+	case it.Action == backup.ActionNew:
+		return fmt.Sprintf("%s, saved in %.3fs (%s added)", word, it.Duration.Seconds(), bytesText(it.DataAdded))
+	}
+	return fmt.Sprintf("%s, saved in %.3fs (%s added, %s stored)", word, it.Duration.Seconds(), bytesText(it.DataAdded), bytesText(it.DataStored))
 }
 
 // printBackupSummary renders the end of a backup.

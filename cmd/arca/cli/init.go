@@ -22,6 +22,9 @@ func (a *app) initCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := a.kdf.Validate(); err != nil {
+				return err
+			}
 			loc, _, err := a.location()
 			if err != nil {
 				return err
@@ -60,6 +63,7 @@ func (a *app) initRepo(ctx context.Context, loc string, pw []byte, comp pack.Com
 	host, user := identity()
 	cfg, err := repo.Init(ctx, be, pw, repo.InitOptions{Compression: comp, KDF: a.kdf, Hostname: host, Username: user})
 	if err != nil {
+		be.RemoveCreated()
 		return repo.Config{}, fmt.Errorf("init %s: %w", loc, err)
 	}
 	return cfg, nil

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -18,10 +19,9 @@ type keyMaker func(r *repo.Repository, ctx context.Context, pw []byte, kdf crypt
 
 func (a *app) keyCommand() *cobra.Command {
 	var newPasswordFile string
+	// The new password: --new-password-file, else ARCA_NEW_PASSWORD, else
+	// the terminal.
 	newPassword := func() ([]byte, error) {
-		if pw := a.getenv("ARCA_NEW_PASSWORD"); pw != "" {
-			return []byte(pw), nil
-		}
 		if newPasswordFile != "" {
 			b, err := os.ReadFile(newPasswordFile)
 			if err != nil {
@@ -29,12 +29,20 @@ func (a *app) keyCommand() *cobra.Command {
 			}
 			return trimPassword(b, "new password file "+newPasswordFile)
 		}
-		return a.prompt("Enter the new password: ", true)
+		if pw := a.getenv("ARCA_NEW_PASSWORD"); pw != "" {
+			return []byte(pw), nil
+		}
+		pw, err := a.prompt("Enter the new password: ", true)
+		if errors.Is(err, errNoTerminal) {
+			return nil, errors.New("no new password: set ARCA_NEW_PASSWORD or --new-password-file, or run on a terminal")
+		}
+		return pw, err
 	}
 	// newKey makes a command that writes a key file for a new password.
 	newKey := func(use, short string, make keyMaker, messageType, format string) *cobra.Command {
 		c := &cobra.Command{
 			Use: use, Short: short, Args: cobra.NoArgs,
+			PreRunE: func(*cobra.Command, []string) error { return a.kdf.Validate() },
 			RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
 				pw, err := newPassword()
 				if err != nil {

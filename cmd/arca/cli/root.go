@@ -60,12 +60,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	if err != nil {
 		code := ExitCode(err)
+		msg := userText(err.Error())
 		if a.json {
-			a.printJSON(map[string]any{"message_type": "error", "error": err.Error(), "exit_code": code})
+			a.printJSON(map[string]any{"message_type": "error", "error": msg, "exit_code": code})
 		} else if code != ExitPartial {
-			fmt.Fprintf(stderr, "arca: %v\n", err)
+			fmt.Fprintf(stderr, "arca: %s\n", msg)
 		} else {
-			fmt.Fprintf(stderr, "arca: warning: %v\n", err)
+			fmt.Fprintf(stderr, "arca: warning: %s\n", msg)
 		}
 		return code
 	}
@@ -207,6 +208,7 @@ func (a *app) openRepo(ctx context.Context) (*repo.Repository, error) {
 }
 
 func (a *app) warnf(msg string) {
+	msg = userText(msg)
 	if a.json {
 		a.printJSON(map[string]any{"message_type": "warning", "message": msg})
 		return
@@ -287,10 +289,16 @@ func trimPassword(b []byte, from string) ([]byte, error) {
 	return []byte(s), nil
 }
 
+// errNoTerminal is prompt's error when there is no terminal to ask on.
+var errNoTerminal = errors.New("no password: set ARCA_PASSWORD, ARCA_PASSWORD_FILE, ARCA_PASSWORD_COMMAND, --password-file or --password-command, or run on a terminal")
+
 func (a *app) prompt(msg string, confirm bool) ([]byte, error) {
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil || !term.IsTerminal(int(tty.Fd())) {
-		return nil, errors.New("no password: set ARCA_PASSWORD, ARCA_PASSWORD_FILE or --password-file, or run on a terminal")
+		if tty != nil {
+			tty.Close()
+		}
+		return nil, errNoTerminal
 	}
 	defer tty.Close()
 	fmt.Fprint(tty, msg)

@@ -42,6 +42,9 @@ func (a *app) snapshotsCommand() *cobra.Command {
 		Use:   "snapshots [SNAPSHOT...]",
 		Short: "List snapshots",
 		PreRunE: func(cmd *cobra.Command, args []string) (err error) {
+			if cmd.Flags().Changed("latest") && latest < 1 {
+				return fmt.Errorf("--latest %d: give a number of snapshots, at least 1", latest)
+			}
 			g, err = snapshot.ParseGroupBy(groupBy)
 			return err
 		},

@@ -22,7 +22,8 @@ import (
 
 // Backend is a repository directory.
 type Backend struct {
-	root string
+	root    string
+	created []string // directories Create made, for RemoveCreated
 	// Warn, if not nil, is told about files that do not belong where they
 	// are (a pack in the wrong data/ subdirectory); List leaves them out,
 	// so that it lists only what Load finds.
@@ -62,12 +63,27 @@ func Create(root string) (*Backend, error) {
 	for i := range 256 {
 		dirs = append(dirs, filepath.Join(root, "data", fmt.Sprintf("%02x", i)))
 	}
+	b := &Backend{root: root}
 	for _, d := range dirs {
+		if _, err := os.Stat(d); err == nil {
+			continue
+		}
 		if err := os.MkdirAll(d, 0o700); err != nil {
+			b.RemoveCreated()
 			return nil, fmt.Errorf("local: create %s: %w", d, err)
 		}
+		b.created = append(b.created, d)
 	}
-	return &Backend{root: root}, nil
+	return b, nil
+}
+
+// RemoveCreated removes the directories Create made that are still empty,
+// after an init that failed: a failed init leaves nothing behind.
+func (b *Backend) RemoveCreated() {
+	for i := len(b.created) - 1; i >= 0; i-- {
+		os.Remove(b.created[i]) // fails, harmlessly, on one that is not empty
+	}
+	b.created = nil
 }
 
 // Location implements backend.Backend.
