@@ -203,10 +203,7 @@ func TestBackupRestoreCLI(t *testing.T) {
 	src := filepath.Join(e.dir, "src")
 	fstest.Generate(t, src, 7)
 	r := e.must("-r", repoDir, "--json", "backup", "--tag", "one", "--host", "box", src)
-	var sum map[string]any
-	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &sum); err != nil {
-		t.Fatalf("backup --json: %v\n%s", err, r.stdout)
-	}
+	sum := lastSummaryMap(t, r.stdout)
 	for _, k := range []string{"snapshot_id", "files_new", "files_changed", "files_unmodified", "dirs_new", "data_added",
 		"total_files_processed", "total_bytes_processed", "total_duration"} {
 		if _, ok := sum[k]; !ok {

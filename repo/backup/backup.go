@@ -295,7 +295,7 @@ func (a *archiver) commit(start time.Time, paths []string, root crypto.ID) (*sna
 	sn := &snapshot.Snapshot{
 		Time: snTime, Hostname: opts.Hostname, Username: opts.Username,
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
-		Paths: paths, Tags: opts.Tags, Tree: root, Kind: RecordedKind(opts.Kind, opts.Parent), Program: opts.Program,
+		Paths: paths, Tags: opts.Tags, Excludes: opts.Excludes.Given, Tree: root, Kind: RecordedKind(opts.Kind, opts.Parent), Program: opts.Program,
 		Summary: &snapshot.Summary{
 			BackupStart: start, BackupEnd: end,
 			FilesNew: a.filesNew.Load(), FilesChanged: a.filesChanged.Load(), FilesUnmodified: a.filesUnmodified.Load(),

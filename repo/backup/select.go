@@ -27,6 +27,9 @@ type Excludes struct {
 	OneFileSystem bool
 	// GitIgnore honours .gitignore files (see GitIgnore).
 	GitIgnore bool
+	// Given are the exclude patterns as the user gave them, recorded in
+	// the snapshot.
+	Given []string
 }
 
 // Marker names a file whose presence excludes its directory.

@@ -585,3 +585,52 @@ func TestDamagedTreeSkipped(t *testing.T) {
 		t.Errorf("restored %q; want b/three and top", keys(got))
 	}
 }
+
+// TestSparseInsideBlobs: runs of zeros inside a blob become holes too: a
+// 64 MiB file holding 4 KiB of data at 8 MiB restores with about the
+// source's allocation, not the data's whole chunk.
+func TestSparseInsideBlobs(t *testing.T) {
+	r := repotest.New(t)
+	src := t.TempDir()
+	p := filepath.Join(src, "sparse")
+	f, _ := os.Create(p)
+	data := make([]byte, 4096)
+	rand.NewChaCha8([32]byte{5}).Read(data)
+	f.WriteAt(data, 8<<20)
+	f.WriteAt([]byte("tail"), 40<<20+123) // a data region not aligned to a block
+	f.Truncate(64 << 20)
+	f.Close()
+	sn := snap(t, r, src)
+	allocated := func(p string) int64 {
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Blocks * 512
+	}
+	target := t.TempDir()
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src}); err != nil {
+		t.Fatal(err)
+	}
+	got, want := allocated(filepath.Join(target, "sparse")), allocated(p)
+	if got > want+64<<10 {
+		t.Errorf("restored file allocates %d bytes; the source %d (limit +64 KiB)", got, want)
+	}
+	b, _ := os.ReadFile(filepath.Join(target, "sparse"))
+	s, _ := os.ReadFile(p)
+	if !bytes.Equal(b, s) {
+		t.Fatal("content differs")
+	}
+	// Restored over garbage (resumed or reused), the zero runs are punched.
+	os.WriteFile(filepath.Join(target, "sparse"), bytes.Repeat([]byte{0xff}, 64<<20), 0o644)
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Root: src, Overwrite: restore.OverwriteAlways}); err != nil {
+		t.Fatal(err)
+	}
+	if got := allocated(filepath.Join(target, "sparse")); got > want+64<<10 {
+		t.Errorf("restored over a full file: %d bytes allocated; the source %d", got, want)
+	}
+	b, _ = os.ReadFile(filepath.Join(target, "sparse"))
+	if !bytes.Equal(b, s) {
+		t.Fatal("content differs after restoring over a full file")
+	}
+}

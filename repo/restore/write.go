@@ -284,7 +284,7 @@ func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
 		if err == nil && fs.f != nil {
 			switch {
 			case !zero:
-				_, err = fs.f.WriteAt(data, wr.offset)
+				err = writeSparse(fs.f, data, wr.offset, fs.resume)
 			case fs.resume:
 				// The old data there is not zero: make it a hole.
 				err = punchHole(fs.f, wr.offset, int64(len(data)))
@@ -300,6 +300,47 @@ func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
 	}
 	rs.prog.Bytes.Add(int64(len(data)))
 	rs.blobDone(fs)
+}
+
+// holeBlock is the granularity of holes: a run of zeros in a blob that
+// covers whole blocks of this size (at their offsets in the file) is not
+// written, so the file keeps a hole there, as the source had.
+const holeBlock = 4096
+
+// writeSparse writes data at off in f, leaving the runs of zeros that
+// cover whole aligned blocks unwritten: f was sized with ftruncate, so
+// they read as zeros and take no space. In a file that already held data
+// there (punch), such runs are punched into holes instead.
+func writeSparse(f *os.File, data []byte, off int64, punch bool) error {
+	flush := func(from, to int) error {
+		if to > from {
+			_, err := f.WriteAt(data[from:to], off+int64(from))
+			return err
+		}
+		return nil
+	}
+	pending := 0 // start of the data not written yet
+	j := int((holeBlock - off%holeBlock) % holeBlock)
+	for j+holeBlock <= len(data) {
+		if !allZero(data[j : j+holeBlock]) {
+			j += holeBlock
+			continue
+		}
+		k := j + holeBlock
+		for k+holeBlock <= len(data) && allZero(data[k:k+holeBlock]) {
+			k += holeBlock
+		}
+		if err := flush(pending, j); err != nil {
+			return err
+		}
+		if punch {
+			if err := punchHole(f, off+int64(j), int64(k-j)); err != nil {
+				return err
+			}
+		}
+		pending, j = k, k
+	}
+	return flush(pending, len(data))
 }
 
 func allZero(b []byte) bool {

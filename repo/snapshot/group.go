@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -39,11 +40,24 @@ func ParseGroupBy(s string) (GroupBy, error) {
 func (g GroupBy) IsZero() bool { return g == GroupBy{} }
 
 // GroupKey is what the snapshots of a group share; fields not grouped by
-// are empty.
+// are empty, and null in JSON (as restic).
 type GroupKey struct {
-	Hostname string   `json:"hostname,omitempty"`
-	Paths    []string `json:"paths,omitempty"`
-	Tags     []string `json:"tags,omitempty"`
+	Hostname string   `json:"-"`
+	Paths    []string `json:"paths"`
+	Tags     []string `json:"tags"`
+}
+
+// MarshalJSON writes all three fields, null for those not grouped by.
+func (k GroupKey) MarshalJSON() ([]byte, error) {
+	var host *string
+	if k.Hostname != "" {
+		host = &k.Hostname
+	}
+	return json.Marshal(struct {
+		Hostname *string  `json:"hostname"`
+		Paths    []string `json:"paths"`
+		Tags     []string `json:"tags"`
+	}{host, k.Paths, k.Tags})
 }
 
 func (k GroupKey) String() string {

@@ -31,14 +31,17 @@ const (
 
 // Snapshot records one backup.
 type Snapshot struct {
-	Version  int        `json:"version"`
-	Time     time.Time  `json:"time"`
-	Hostname string     `json:"hostname"`
-	Username string     `json:"username,omitempty"`
-	UID      uint32     `json:"uid,omitempty"`
-	GID      uint32     `json:"gid,omitempty"`
-	Paths    []string   `json:"paths"`
-	Tags     []string   `json:"tags,omitempty"`
+	Version  int       `json:"version"`
+	Time     time.Time `json:"time"`
+	Hostname string    `json:"hostname"`
+	Username string    `json:"username,omitempty"`
+	UID      uint32    `json:"uid,omitempty"`
+	GID      uint32    `json:"gid,omitempty"`
+	Paths    []string  `json:"paths"`
+	Tags     []string  `json:"tags,omitempty"`
+	// Excludes are the exclude patterns the backup was given (as restic
+	// records them).
+	Excludes []string   `json:"excludes,omitempty"`
 	Tree     crypto.ID  `json:"tree"`
 	Parent   *crypto.ID `json:"parent,omitempty"`
 	Kind     string     `json:"kind,omitempty"`

@@ -80,7 +80,7 @@ func (a *app) backupCommand() *cobra.Command {
 				Paths: paths, Excludes: excludes, Tags: splitTags(tags), Hostname: hostname, Username: username,
 				Kind: kind, Readers: readers, Compression: pack.Compression(compression), Time: snTime, DryRun: dryRun, WithAtime: withAtime,
 				Program: "arca " + Version, Progress: &backup.Progress{},
-				Warn:   func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) },
+				Warn:   func(path string, err error) { a.itemError("archival", path, err) },
 				Report: a.backupItems(),
 			}
 			if force {

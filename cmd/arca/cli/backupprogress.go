@@ -49,18 +49,15 @@ func (v backupView) status(el time.Duration) any {
 	if tb > 0 {
 		pct = min(1, float64(bytes)/float64(tb))
 	}
-	m := map[string]any{
-		"message_type": "status", "seconds_elapsed": int64(el.Seconds()), "percent_done": pct,
-		"total_files": p.TotalFiles.Load(), "files_done": p.Files.Load(),
-		"total_bytes": tb, "bytes_done": bytes, "error_count": p.Errors.Load(),
-	}
+	remaining := int64(0) // unknown until the scan is done
 	if p.ScanDone.Load() {
-		m["seconds_remaining"] = int64(eta(el, bytes, tb).Seconds())
+		remaining = int64(eta(el, bytes, tb).Seconds())
 	}
-	if cur := p.Current(); len(cur) > 0 {
-		m["current_files"] = cur
+	return map[string]any{
+		"message_type": "status", "seconds_elapsed": int64(el.Seconds()), "seconds_remaining": remaining,
+		"percent_done": pct, "total_files": p.TotalFiles.Load(), "files_done": p.Files.Load(),
+		"total_bytes": tb, "bytes_done": bytes, "error_count": p.Errors.Load(), "current_files": p.Current(),
 	}
-	return m
 }
 
 // backupItems prints what happened to each file (-v: new and modified

@@ -98,6 +98,10 @@ func (a *app) catCommand() *cobra.Command {
 			default:
 				return fmt.Errorf("unknown object type %q (want config, snapshot or tree)", args[0])
 			}
+			if a.json {
+				a.printJSON(v) // one line, as every --json message
+				return nil
+			}
 			b, err := json.MarshalIndent(v, "", "  ")
 			if err != nil {
 				return err

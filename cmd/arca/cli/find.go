@@ -90,9 +90,14 @@ with --snapshot.`,
 }
 
 func toNodeJSON(p string, n *tree.Node) nodeJSON {
+	atime := n.AccessTime
+	if atime == 0 {
+		atime = n.ModTime // not stored; a restore sets it so
+	}
 	return nodeJSON{StructType: "node", Name: n.Name, Type: n.Type.String(), Path: p, UID: n.UID, GID: n.GID,
-		User: n.User, Group: n.Group, Size: n.Size, Mode: n.Mode, Permission: n.FileMode().String(),
-		ModTime: time.Unix(0, n.ModTime), LinkTarget: n.LinkTarget}
+		User: n.User, Group: n.Group, Size: n.Size, Mode: uint32(n.FileMode()), Permission: n.FileMode().String(),
+		ModTime: time.Unix(0, n.ModTime), AccessTime: time.Unix(0, atime), ChangeTime: time.Unix(0, n.ChangeTime),
+		LinkTarget: n.LinkTarget}
 }
 
 func longLine(p string, n *tree.Node) string {

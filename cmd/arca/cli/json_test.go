@@ -11,11 +11,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/arcabackup/arca/crypto"
-	"github.com/arcabackup/arca/repo/backup"
-	"github.com/arcabackup/arca/repo/snapshot"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -61,44 +56,109 @@ func describe(v any, indent string) string {
 	return "?"
 }
 
+// TestJSONShapes runs every command that prints JSON against a small
+// repository and pins the shape (keys and JSON types) of every message it
+// prints, by command and message type, in testdata/json-shapes.golden:
+// tools that read restic's --json rely on them (docs/cli.md, "JSON").
 func TestJSONShapes(t *testing.T) {
-	var out bytes.Buffer
-	a := &app{stdout: &out, stderr: &out, json: true}
-	parent := crypto.Hash([]byte("p"))
-	sn := &snapshot.Snapshot{
-		Version: 1, Time: time.Unix(1, 0).UTC(), Hostname: "h", Username: "u", Paths: []string{"/p"}, Tags: []string{"t"},
-		Tree: crypto.Hash([]byte("t")), Parent: &parent, Kind: "incremental", Program: "arca",
-		Summary: &snapshot.Summary{Errors: []string{"/x: permission denied"}}, ID: crypto.Hash([]byte("s")),
+	dir := t.TempDir()
+	repoDir, src := filepath.Join(dir, "repo"), filepath.Join(dir, "src")
+	os.MkdirAll(filepath.Join(src, "d"), 0o755)
+	os.WriteFile(filepath.Join(src, "a"), []byte("alpha"), 0o644)
+	os.WriteFile(filepath.Join(src, "d", "b"), []byte("beta"), 0o644)
+	os.Symlink("a", filepath.Join(src, "link"))
+	env := map[string]string{"ARCA_PASSWORD": "pw", "ARCA_NEW_PASSWORD": "pw2", "XDG_CACHE_HOME": filepath.Join(dir, "cache")}
+	shapes := map[string]string{}
+	var last string // stdout of the last command
+	exec := func(args ...string) int {
+		t.Helper()
+		var out, errb bytes.Buffer
+		defer func() { last = out.String() }()
+		code := run(context.Background(), append([]string{"--json", "-r", repoDir}, args...), nil, &out, &errb, func(k string) string { return env[k] })
+		for stream, text := range map[string]string{"stdout": out.String(), "stderr": errb.String()} {
+			for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+				if line == "" {
+					continue
+				}
+				var v any
+				if err := json.Unmarshal([]byte(line), &v); err != nil {
+					t.Errorf("%q printed a line that is not JSON on %s: %q", args, stream, line)
+					continue
+				}
+				name := args[0]
+				if m, ok := v.(map[string]any); ok {
+					for _, k := range []string{"message_type", "struct_type"} {
+						if mt, ok := m[k].(string); ok {
+							name += " " + mt
+						}
+					}
+				} else if len(args) > 1 && strings.HasPrefix(args[1], "--") {
+					name += " " + args[1]
+				}
+				if args[0] == "cat" {
+					name += " " + args[1]
+				}
+				if stream == "stderr" {
+					name += " (stderr)"
+				}
+				if _, seen := shapes[name]; !seen {
+					shapes[name] = shape(json.RawMessage(line))
+				}
+			}
+		}
+		return code
 	}
-	prog := &backup.Progress{}
-	prog.ScanDone.Store(true)
-	prog.TotalBytes.Store(10)
-	a.printBackupSummary(sn, false)
-	summary := out.String()
-	var shapes strings.Builder
-	for _, c := range []struct {
-		name string
-		v    any
-	}{
-		{"backup status", backupView{prog}.status(time.Second)},
-		{"backup summary", json.RawMessage(summary)},
-		{"snapshots", []snapshotJSON{{sn, sn.ID.String(), sn.ID.Short()}}},
-	} {
-		fmt.Fprintf(&shapes, "%s: %s\n", c.name, shape(c.v))
-	}
-	out.Reset()
-	code := Main(context.Background(), []string{"--json", "-r", filepath.Join(t.TempDir(), "none"), "snapshots"}, nil, &out, &out)
-	fmt.Fprintf(&shapes, "error (exit %d): %s\n", code, shape(json.RawMessage(out.String())))
+	kdf := []string{"--kdf-time", "1", "--kdf-memory", "64", "--kdf-threads", "1"}
+	exec(append([]string{"init"}, kdf...)...)
+	exec("backup", "-vv", "--exclude", "*.tmp", src)
+	exec("snapshots")
+	var first []map[string]any
+	json.Unmarshal([]byte(last), &first)
+	os.WriteFile(filepath.Join(src, "a"), []byte("alpha 2"), 0o644)
+	exec("backup", "-vv", "--tag", "t1", src)
+	exec("snapshots")
+	exec("snapshots", "--group-by", "host")
+	exec("ls", "latest")
+	exec("find", "a")
+	exec("diff", first[0]["short_id"].(string), "latest")
+	target := filepath.Join(dir, "target")
+	os.MkdirAll(target+src, 0o755)
+	os.WriteFile(filepath.Join(target+src, "d"), []byte("a file in the way"), 0o644)
+	exec("restore", "-vv", "latest", "--target", target)
+	exec("stats", "latest")
+	exec("tag", "--add", "t2")
+	exec(append([]string{"key", "add"}, kdf...)...)
+	exec("key", "list")
+	exec("version")
+	exec("cat", "config")
+	exec("cat", "snapshot", "latest")
+	exec("ls", "latest", "/")
+	var root map[string]any
+	json.Unmarshal([]byte(strings.SplitN(last, "\n", 2)[0]), &root)
+	exec("cat", "tree", root["tree"].(string)[:8])
+	os.WriteFile(filepath.Join(repoDir, "snapshots", strings.Repeat("0", 64)), []byte("damaged"), 0o600)
+	exec("snapshots", "--latest", "1")
+	env["ARCA_PASSWORD"] = "wrong"
+	exec("snapshots")
 
+	names := make([]string, 0, len(shapes))
+	for n := range shapes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s: %s\n", n, shapes[n])
+	}
 	path := filepath.Join("testdata", "json-shapes.golden")
 	if *update {
-		os.WriteFile(path, []byte(shapes.String()), 0o644)
+		os.WriteFile(path, []byte(b.String()), 0o644)
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if shapes.String() != string(want) {
-		t.Errorf("JSON shapes changed (go test -update if intended):\n%s", shapes.String())
+	if b.String() != string(want) {
+		t.Errorf("JSON shapes changed (go test -update if intended):\n%s", b.String())
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// nodeJSON is restic's ls --json node: mode in Go's fs.FileMode bits, with
+// the permissions text beside it.
 type nodeJSON struct {
 	StructType string    `json:"struct_type"`
 	Name       string    `json:"name"`
@@ -23,6 +25,8 @@ type nodeJSON struct {
 	Mode       uint32    `json:"mode"`
 	Permission string    `json:"permissions"`
 	ModTime    time.Time `json:"mtime"`
+	AccessTime time.Time `json:"atime"`
+	ChangeTime time.Time `json:"ctime"`
 	LinkTarget string    `json:"link_target,omitempty"`
 }
 
@@ -50,7 +54,7 @@ entry at PATH and, for a directory, its contents (all the way down with
 			}
 			if a.json {
 				a.printJSON(map[string]any{"struct_type": "snapshot", "id": sn.ID, "short_id": sn.ID.Short(), "time": sn.Time,
-					"hostname": sn.Hostname, "paths": sn.Paths, "tags": sn.Tags, "tree": sn.Tree})
+					"hostname": sn.Hostname, "username": sn.Username, "paths": sn.Paths, "tags": sn.Tags, "tree": sn.Tree})
 			}
 			print := func(p string, n *tree.Node) error {
 				switch {

@@ -17,7 +17,7 @@ type progressView interface {
 
 // startProgress reports v while an operation runs: redrawn in place a few
 // times a second on a terminal; as JSON status lines every second with
-// --json; as a plain line every 10 seconds with -v when stdout is not a
+// --json, and at the start and the end; as a plain line every 10 seconds with -v when stdout is not a
 // terminal; not at all with -q. The returned function stops it.
 func (a *app) startProgress(v progressView) func() {
 	var interval time.Duration
@@ -41,6 +41,9 @@ func (a *app) startProgress(v progressView) func() {
 		}
 	}
 	start := time.Now()
+	if a.json {
+		a.printJSON(v.status(0)) // one at the start, however short the run
+	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -49,7 +52,10 @@ func (a *app) startProgress(v progressView) func() {
 		for {
 			select {
 			case <-done:
-				if tty && !a.json {
+				switch {
+				case a.json:
+					a.printJSON(v.status(time.Since(start))) // and one at the end
+				case tty:
 					fmt.Fprint(a.stdout, "\r\033[K")
 				}
 				return

@@ -67,7 +67,7 @@ be run again: complete files are kept, partial ones completed.`,
 				a.printf("%s %s of snapshot %s of %s at %s to %s\n", verb, sub, sn.ID.Short(), sn.Hostname, sn.Time.Local().Format(time.DateTime), target)
 			}
 			opts.Target, opts.Root, opts.Progress = target, sub, prog
-			opts.Warn = func(path string, err error) { a.warnf(fmt.Sprintf("%s: %v", path, err)) }
+			opts.Warn = func(path string, err error) { a.itemError("restore", path, err) }
 			if opts.DryRun || a.verbose > 0 {
 				opts.Report = func(act restore.Action, path string) {
 					if act == restore.ActionUnchanged && a.verbose < 2 {

@@ -48,7 +48,12 @@ type app struct {
 
 // Main runs arca with args and returns the exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	return run(ctx, args, stdin, stdout, stderr, os.Getenv)
+}
+
+// run is Main with the environment given as a function (for tests).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -62,7 +67,10 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		code := ExitCode(err)
 		msg := userText(err.Error())
 		if a.json {
-			a.printJSON(map[string]any{"message_type": "error", "error": msg, "exit_code": code})
+			// As restic: the error ending the command goes to stderr, so
+			// stdout holds only the command's own messages.
+			b, _ := json.Marshal(map[string]any{"message_type": "exit_error", "code": code, "message": msg})
+			fmt.Fprintln(stderr, string(b))
 		} else if code != ExitPartial {
 			fmt.Fprintf(stderr, "arca: %s\n", msg)
 		} else {
@@ -205,6 +213,17 @@ func (a *app) openRepo(ctx context.Context) (*repo.Repository, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// itemError reports a problem with one item of a run that goes on
+// (during: "archival" for backup, "restore"), in restic's JSON shape.
+func (a *app) itemError(during, item string, err error) {
+	msg := userText(err.Error())
+	if a.json {
+		a.printJSON(map[string]any{"message_type": "error", "error": map[string]any{"message": msg}, "during": during, "item": item})
+		return
+	}
+	fmt.Fprintf(a.stderr, "warning: %s: %s\n", item, msg)
 }
 
 func (a *app) warnf(msg string) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,6 +45,7 @@ func (s *selectFlags) register(f *pflag.FlagSet) {
 // excludes builds the backup's Excludes.
 func (s *selectFlags) excludes() (backup.Excludes, error) {
 	ex := backup.Excludes{OneFileSystem: s.oneFS, GitIgnore: s.gitIgnore}
+	ex.Given = append(slices.Clone(s.exclude), s.iexclude...)
 	l := &filter.List{}
 	if err := l.Add(s.exclude, false); err != nil {
 		return ex, err
