@@ -373,3 +373,54 @@ func TestCatTree(t *testing.T) {
 		t.Error("cat tree with a non-hex prefix succeeded")
 	}
 }
+
+// TestCompletion: snapshot IDs, paths inside a snapshot and flag values
+// complete through cobra's __complete (what the bash script calls); with
+// no password available without a prompt, nothing is offered.
+func TestCompletion(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	fstest.WriteFiles(t, src, map[string]string{"docs/a.txt": "a", "docs/b.txt": "b"})
+	e.must("-r", repoDir, "backup", "--tag", "nightly", src)
+	id := e.snapshots(repoDir)[0]["short_id"].(string)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"restore", ""}, id},
+		{[]string{"restore", ""}, "latest"},
+		{[]string{"ls", "latest:" + src + "/do"}, "latest:" + src + "/docs/"},
+		{[]string{"dump", id + ":" + src + "/docs/"}, id + ":" + src + "/docs/b.txt"},
+		{[]string{"snapshots", "--tag", ""}, "nightly"},
+		{[]string{"backup", "--kind", ""}, "differential"},
+		{[]string{"restore", "--overwrite", ""}, "if-newer"},
+		{[]string{"stats", "--mode", ""}, "raw-data"},
+	} {
+		r := e.run(append([]string{"-r", repoDir, "__complete"}, c.args...)...)
+		if r.code != 0 || !strings.Contains(r.stdout, c.want) {
+			t.Errorf("complete %q: %q (exit %d); want %q among the candidates", c.args, r.stdout, r.code, c.want)
+		}
+	}
+	r := e.runEnv([]string{"ARCA_PASSWORD="}, "-r", repoDir, "__complete", "restore", "")
+	if strings.Contains(r.stdout, id) || strings.Contains(r.stderr, "password") {
+		t.Errorf("without a password: %q %q; want no candidates and no prompt", r.stdout, r.stderr)
+	}
+}
+
+// TestGenerate: generate --man writes a page per command, --completion a
+// script for the shell.
+func TestGenerate(t *testing.T) {
+	e := newEnv(t)
+	dir := filepath.Join(e.dir, "man")
+	bash := filepath.Join(e.dir, "arca.bash")
+	e.must("generate", "--man", dir, "--completion", bash, "--shell", "bash")
+	for _, cmd := range []string{"arca", "arca-backup", "arca-restore", "arca-key-add", "arca-generate", "arca-mount"} {
+		if b, err := os.ReadFile(filepath.Join(dir, cmd+".1")); err != nil || !strings.Contains(string(b), ".TH") {
+			t.Errorf("man page %s.1: %v", cmd, err)
+		}
+	}
+	if b, _ := os.ReadFile(bash); !strings.Contains(string(b), "__complete") {
+		t.Error("the bash completion script does not call __complete")
+	}
+}

@@ -105,7 +105,9 @@ Without -r, arca uses the local repository ` + defaultRepoHelp() + `; ` + "`arca
 	a.addProfileFlags(root)
 	root.AddCommand(a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(),
 		a.lsCommand(), a.catCommand(), a.keyCommand(), a.versionCommand(),
-		a.diffCommand(), a.findCommand(), a.statsCommand(), a.tagCommand(), a.dumpCommand(), a.mountCommand())
+		a.diffCommand(), a.findCommand(), a.statsCommand(), a.tagCommand(), a.dumpCommand(), a.mountCommand(),
+		a.generateCommand())
+	a.registerCompletions(root)
 	return root
 }
 
