@@ -17,6 +17,10 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// Location says where a blob is stored (index.Location, so that packages
+// above repo need not import the index).
+type Location = index.Location
+
 // ErrNoRepository is returned by Open when the backend holds no config.
 var ErrNoRepository = backend.ErrNoRepository
 
@@ -359,6 +363,6 @@ func (r *Repository) LoadIndexFile(ctx context.Context, id crypto.ID) (*index.Fi
 }
 
 // Lookup returns the location of a blob.
-func (r *Repository) Lookup(t pack.BlobType, id crypto.ID) (index.Location, bool, error) {
+func (r *Repository) Lookup(t pack.BlobType, id crypto.ID) (Location, bool, error) {
 	return r.idx.Lookup(t, id)
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/pack"
@@ -307,4 +309,47 @@ func TestSmallPackHashChecked(t *testing.T) {
 			t.Errorf("blob %s of the damaged pack is used for deduplication", id.Short())
 		}
 	}
+}
+
+// TestCheckpointTimer: a session writes an index file for an uploaded pack
+// once the checkpoint interval has passed, though no other upload finishes
+// (the interval used to be checked only when an upload finished).
+func TestCheckpointTimer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		be := mem.New()
+		if _, err := repo.Init(context.Background(), be, []byte("pw"), repo.InitOptions{KDF: repotest.KDF}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := repo.Open(context.Background(), be, []byte("pw"), repo.OpenOptions{CacheDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		indexFiles := func() int {
+			ids, _ := r.ListFiles(context.Background(), backend.IndexFile)
+			return len(ids)
+		}
+		w := r.NewWriter(context.Background(), repo.WriterOptions{CheckpointInterval: 2 * time.Minute, Uploaders: 1})
+		comp := w.NewCompressor()
+		for w.Stats().Packs == 0 { // fill and upload one pack
+			data := make([]byte, 1<<20)
+			rand.Read(data)
+			if _, err := w.SaveBlob(pack.DataBlob, r.Key().BlobID(data), data, comp); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		before := indexFiles()
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := indexFiles(); n != before {
+			t.Fatalf("an index file after 1 minute (%d, before %d)", n, before)
+		}
+		time.Sleep(90 * time.Second)
+		synctest.Wait()
+		if n := indexFiles(); n != before+1 {
+			t.Errorf("%d index files 2.5 minutes after the upload; want %d", n, before+1)
+		}
+		w.Close()
+	})
 }

@@ -100,6 +100,7 @@ type Writer struct {
 	uploads  chan upload
 	inflight sync.WaitGroup
 	workers  sync.WaitGroup
+	stop     chan struct{} // closed by Close: ends the checkpoint timer
 
 	errMu sync.Mutex
 	err   error
@@ -122,6 +123,7 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriterOptions) *Writer 
 		r: r, ctx: context.WithoutCancel(ctx), user: ctx, opts: opts, comp: r.cfg.Compression,
 		pending: make(map[pendingKey]bool),
 		uploads: make(chan upload),
+		stop:    make(chan struct{}),
 	}
 	if opts.Compression != "" {
 		w.comp = opts.Compression
@@ -130,7 +132,33 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriterOptions) *Writer 
 	for range opts.Uploaders {
 		w.workers.Go(w.uploader)
 	}
+	if !opts.DryRun {
+		w.workers.Go(w.timer)
+	}
 	return w
+}
+
+// timer writes an index file for uploaded packs once CheckpointInterval
+// has passed since the last one, even when no upload finishes meanwhile
+// (a session reading files whose blobs are all known).
+func (w *Writer) timer() {
+	t := time.NewTicker(w.opts.CheckpointInterval / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.stop:
+			return
+		case <-t.C:
+			w.mu.Lock()
+			due := len(w.unindexed) > 0 && w.opts.Now().Sub(w.lastCheckpoint) >= w.opts.CheckpointInterval
+			w.mu.Unlock()
+			if due {
+				if err := w.checkpoint(); err != nil {
+					w.setErr(err)
+				}
+			}
+		}
+	}
 }
 
 // Compression returns the session's compression mode.
@@ -409,6 +437,7 @@ func (w *Writer) Flush() error {
 // abandoned.
 func (w *Writer) Close() error {
 	close(w.uploads)
+	close(w.stop)
 	w.workers.Wait()
 	for t := range w.packers {
 		p := &w.packers[t]

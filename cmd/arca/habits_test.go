@@ -424,3 +424,40 @@ func TestGenerate(t *testing.T) {
 		t.Error("the bash completion script does not call __complete")
 	}
 }
+
+// TestConcurrentBackups: backups started at the same time into one
+// repository (as hosts sharing it would, each with its own cache) all
+// succeed, and every snapshot restores in full.
+func TestConcurrentBackups(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	const n = 4
+	var srcs []string
+	for i := range n {
+		src := filepath.Join(e.dir, fmt.Sprintf("src%d", i))
+		randomFiles(t, src, 3, 3<<20, byte(20+i))
+		randomFiles(t, filepath.Join(src, "shared"), 2, 1<<20, 99) // the same content in every source
+		srcs = append(srcs, src)
+	}
+	cmds := make([]*exec.Cmd, n)
+	outs := make([]strings.Builder, n)
+	for i, src := range srcs {
+		cmds[i] = exec.Command(arcaBin, "-r", repoDir, "--cache-dir", filepath.Join(e.dir, fmt.Sprintf("cache%d", i)),
+			"backup", "--host", fmt.Sprintf("host%d", i), src)
+		cmds[i].Env = e.vars
+		cmds[i].Stderr = &outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range cmds {
+		if err := c.Wait(); err != nil {
+			t.Fatalf("backup %d: %v\n%s", i, err, outs[i].String())
+		}
+	}
+	for i, src := range srcs {
+		if r := e.restoreAndCompare(repoDir, "latest", src, "--host", fmt.Sprintf("host%d", i)); r.code != 0 {
+			t.Errorf("restore of host%d: exit %d\n%s", i, r.code, r.stderr)
+		}
+	}
+}

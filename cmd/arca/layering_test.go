@@ -61,6 +61,26 @@ func TestLayering(t *testing.T) {
 				t.Errorf("%s imports the command package %s", name, rel)
 			}
 		}
+		// The intended arrows inside repo/: the two pipelines stay apart;
+		// the data model knows no storage; only the repository (and its
+		// test helper) reaches backend implementations and the index.
+		for _, imp := range p.imports {
+			rel, ok := strings.CutPrefix(imp, module+"/")
+			if !ok {
+				continue
+			}
+			switch {
+			case name == "repo/backup" && rel == "repo/restore", name == "repo/restore" && rel == "repo/backup":
+				t.Errorf("%s imports %s: backup and restore never import each other", name, rel)
+			case (name == "repo/tree" || name == "repo/snapshot") && strings.HasPrefix(rel, "repo/backend/") && rel != "repo/backend":
+				t.Errorf("%s imports the backend implementation %s", name, rel)
+			case strings.HasPrefix(rel, "repo/backend/") && !strings.HasPrefix(name, "repo/backend") &&
+				name != "repo" && name != "repo/repotest":
+				t.Errorf("%s imports the backend implementation %s; only repo does", name, rel)
+			case rel == "index" && name != "repo":
+				t.Errorf("%s imports index; only repo does", name)
+			}
+		}
 		for _, imp := range p.imports {
 			if strings.HasPrefix(imp, "github.com/dgraph-io/badger") && name != "index" {
 				t.Errorf("%s imports badger; only index may", name)

@@ -7,7 +7,6 @@ import (
 	"os"
 
 	"github.com/arcabackup/arca/crypto"
-	"github.com/arcabackup/arca/index"
 	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/beneath"
@@ -41,7 +40,7 @@ func isType(st *unix.Stat_t, typ uint32) bool { return st.Mode&unix.S_IFMT == ty
 // one lstat.
 func (rs *restorer) file(n *tree.Node, dn *dirNode, name string) error {
 	p := dn.join(name)
-	var locs []index.Location
+	var locs []repo.Location
 	located, missing := false, false
 	var lerr error
 	locate := func() bool {
@@ -111,8 +110,8 @@ func (rs *restorer) file(n *tree.Node, dn *dirNode, name string) error {
 
 // locate finds the pack locations of a file's blobs. ok is false if one is
 // missing (reported).
-func (rs *restorer) locate(n *tree.Node, p string) ([]index.Location, bool, error) {
-	locs := make([]index.Location, len(n.Content))
+func (rs *restorer) locate(n *tree.Node, p string) ([]repo.Location, bool, error) {
+	locs := make([]repo.Location, len(n.Content))
 	for i, id := range n.Content {
 		loc, ok, err := rs.r.Lookup(pack.DataBlob, id)
 		if err != nil {
@@ -147,7 +146,7 @@ func anyTrue(b []bool) bool {
 
 // localBlobsAt reports which of a file's blobs the regular file name in
 // dn already holds at their offsets, by hashing them.
-func (rs *restorer) localBlobsAt(dn *dirNode, name string, n *tree.Node, locs []index.Location) []bool {
+func (rs *restorer) localBlobsAt(dn *dirNode, name string, n *tree.Node, locs []repo.Location) []bool {
 	f, err := dn.d.OpenFile(name, unix.O_RDONLY)
 	if err != nil {
 		return make([]bool, len(locs))
@@ -158,7 +157,7 @@ func (rs *restorer) localBlobsAt(dn *dirNode, name string, n *tree.Node, locs []
 
 // localBlobs reports which of a file's blobs f holds at their offsets. It
 // reads nothing from the repository.
-func (rs *restorer) localBlobs(f *os.File, n *tree.Node, locs []index.Location) []bool {
+func (rs *restorer) localBlobs(f *os.File, n *tree.Node, locs []repo.Location) []bool {
 	have := make([]bool, len(locs))
 	h := rs.r.Key().NewIDHasher()
 	var buf []byte
@@ -182,7 +181,7 @@ func (rs *restorer) localBlobs(f *os.File, n *tree.Node, locs []index.Location) 
 // to a temporary file; blobs already there from an interrupted run (found
 // through the journal), or in the file being replaced (reuse), are kept
 // rather than read from the repository.
-func (rs *restorer) plan(dn *dirNode, name string, n *tree.Node, locs []index.Location, reuse bool, have []bool) {
+func (rs *restorer) plan(dn *dirNode, name string, n *tree.Node, locs []repo.Location, reuse bool, have []bool) {
 	fs := &fileState{dir: dn.hold(), name: name, path: dn.join(name), node: n}
 	if tmp, ok := rs.journal.take(dn.rel, name); ok {
 		if f, err := rs.openTemp(dn, tmp, 0); err == nil {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo"
-	"github.com/arcabackup/arca/repo/backend/local"
 	"github.com/spf13/cobra"
 )
 
@@ -52,18 +51,14 @@ func (a *app) initCommand() *cobra.Command {
 }
 
 func (a *app) initRepo(ctx context.Context, loc string, pw []byte, comp pack.Compression) (repo.Config, error) {
-	p, err := localPath(loc)
-	if err != nil {
-		return repo.Config{}, err
-	}
-	be, err := local.Create(p)
+	be, undo, err := repo.CreateBackend(loc, repo.BackendOptions{Warn: a.warnf})
 	if err != nil {
 		return repo.Config{}, err
 	}
 	host, user := identity()
 	cfg, err := repo.Init(ctx, be, pw, repo.InitOptions{Compression: comp, KDF: a.kdf, Hostname: host, Username: user})
 	if err != nil {
-		be.RemoveCreated()
+		undo()
 		return repo.Config{}, fmt.Errorf("init %s: %w", loc, err)
 	}
 	return cfg, nil

@@ -20,7 +20,6 @@ import (
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backend"
-	"github.com/arcabackup/arca/repo/backend/local"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -138,31 +137,16 @@ func (a *app) location() (string, bool, error) {
 	return d, true, err
 }
 
-func localPath(loc string) (string, error) {
-	if p, ok := strings.CutPrefix(loc, "local:"); ok {
-		loc = p
-	}
-	if i := strings.Index(loc, "://"); i > 0 || strings.HasPrefix(loc, "s3:") || strings.HasPrefix(loc, "sftp:") || strings.HasPrefix(loc, "rest:") {
-		return "", fmt.Errorf("repository %q: only local repositories are supported in this version", loc)
-	}
-	return loc, nil
-}
-
 // openBackend opens the backend at the repository location.
 func (a *app) openBackend() (backend.Backend, string, error) {
 	loc, _, err := a.location()
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := localPath(loc)
-	if err != nil {
-		return nil, "", err
-	}
-	be, err := local.Open(p)
+	be, err := repo.OpenBackend(loc, repo.BackendOptions{Warn: a.warnf})
 	if err != nil {
 		return nil, loc, err
 	}
-	be.Warn = a.warnf
 	return be, loc, nil
 }
 
