@@ -59,6 +59,11 @@ func NewRandomKey() (*Key, error) {
 	return newKey(enc, id), nil
 }
 
+// KeyFromBytes returns the master key with encryption key enc and ID key
+// id, for tests and tools that need a known key (golden files, fuzz
+// corpora).
+func KeyFromBytes(enc, id [32]byte) *Key { return newKey(enc, id) }
+
 func newKey(enc, id [32]byte) *Key {
 	k := &Key{enc: enc, id: id, cache: make(map[[prefixSize]byte]cipher.AEAD)}
 	k.subkeys.New = func() any {

@@ -52,6 +52,12 @@ func newConfig(comp pack.Compression) (Config, error) {
 	}, nil
 }
 
+// EncodeConfig returns the config's plaintext (JSON).
+func EncodeConfig(c Config) string {
+	b, _ := json.Marshal(c) // plain fields: cannot fail
+	return string(b)
+}
+
 // ParseConfig decodes and validates a config's plaintext.
 func ParseConfig(b []byte) (Config, error) {
 	var c Config

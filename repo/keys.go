@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/arcabackup/arca/repo/backend"
 )
 
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // KeyInfo describes one key file.
 type KeyInfo struct {

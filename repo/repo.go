@@ -80,11 +80,7 @@ func Init(ctx context.Context, be backend.Backend, password []byte, opts InitOpt
 	if _, err := saveKeyFile(ctx, be, key, password, opts.KDF, opts.Hostname, opts.Username, opts.Now); err != nil {
 		return Config{}, err
 	}
-	plain, err := jsonMarshal(cfg)
-	if err != nil {
-		return Config{}, err
-	}
-	data, err := SealFile(key, crypto.KindConfig, plain)
+	data, err := SealFile(key, crypto.KindConfig, []byte(EncodeConfig(cfg)))
 	if err != nil {
 		return Config{}, err
 	}

@@ -244,16 +244,24 @@ func FuzzParseConfig(f *testing.F) {
 	})
 }
 
+// FuzzOpenFile decodes sealed files with a fixed key (goldenKey), so
+// that the seeds in testdata/fuzz/FuzzOpenFile, sealed with it, reach the
+// decoder behind the authentication (flags, decompression).
 func FuzzOpenFile(f *testing.F) {
-	key, _ := crypto.NewRandomKey()
-	small, _ := repo.SealFile(key, crypto.KindSnapshot, []byte(`{"x":1}`))
-	large, _ := repo.SealFile(key, crypto.KindSnapshot, bytes.Repeat([]byte("compressible "), 200))
+	small, _ := repo.SealFile(goldenKey, crypto.KindSnapshot, []byte(`{"x":1}`))
+	large, _ := repo.SealFile(goldenKey, crypto.KindSnapshot, bytes.Repeat([]byte("compressible "), 200))
 	f.Add(small)
 	f.Add(large)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, err := repo.OpenFile(key, crypto.KindSnapshot, b)
+		plain, err := repo.OpenFile(goldenKey, crypto.KindSnapshot, b)
 		if err != nil && !errors.Is(err, repo.ErrCorrupt) {
 			t.Fatalf("error does not wrap ErrCorrupt: %v", err)
+		}
+		if err == nil {
+			again, err := repo.SealFile(goldenKey, crypto.KindSnapshot, plain)
+			if out, err2 := repo.OpenFile(goldenKey, crypto.KindSnapshot, again); err != nil || err2 != nil || !bytes.Equal(out, plain) {
+				t.Fatalf("re-sealed plaintext does not open to itself: %v, %v", err, err2)
+			}
 		}
 	})
 }

@@ -10,6 +10,12 @@
 //   - Files are never modified; saving a name that exists replaces it with
 //     the same content (names are content hashes) and is not an error.
 //   - Missing files give errors that satisfy errors.Is(err, ErrNotExist).
+//   - Load of a range that runs past the end returns what there is; an
+//     offset past the end is an error.
+//   - A Save whose source fails, or whose context is cancelled, stores
+//     nothing; every operation with a cancelled context fails with an error
+//     wrapping context.Canceled.
+//   - Concurrent Saves of one name all succeed.
 //
 // This package imports nothing else of arca's.
 package backend

@@ -39,6 +39,11 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 	t.Run("Overwrite", func(t *testing.T) { testOverwrite(t, newBackend(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newBackend(t)) })
 	t.Run("Config", func(t *testing.T) { testConfig(t, newBackend(t)) })
+	t.Run("PastTheEnd", func(t *testing.T) { testPastTheEnd(t, newBackend(t)) })
+	t.Run("Empty", func(t *testing.T) { testEmpty(t, newBackend(t)) })
+	t.Run("Cancelled", func(t *testing.T) { testCancelled(t, newBackend(t)) })
+	t.Run("FailedSave", func(t *testing.T) { testFailedSave(t, newBackend(t)) })
+	t.Run("SameNameAtOnce", func(t *testing.T) { testSameNameAtOnce(t, newBackend(t)) })
 }
 
 func testSaveLoad(t *testing.T, b backend.Backend) {
@@ -200,5 +205,142 @@ func testConfig(t *testing.T, b backend.Backend) {
 	got, err := backend.ReadAll(ctx, b, h)
 	if err != nil || string(got) != "cfg" {
 		t.Fatalf("config = %q, %v", got, err)
+	}
+}
+
+// testPastTheEnd: a range that runs past the end returns what there is; an
+// offset past the end is an error, not an empty read.
+func testPastTheEnd(t *testing.T, b backend.Backend) {
+	ctx := t.Context()
+	data := randomData(1000)
+	h := backend.Handle{Type: backend.PackFile, Name: name(data)}
+	if err := b.Save(ctx, h, backend.Bytes(data)); err != nil {
+		t.Fatal(err)
+	}
+	rd, err := b.Load(ctx, h, 990, 100)
+	if err != nil {
+		t.Fatalf("Load 990+100 of 1000 bytes: %v", err)
+	}
+	got, _ := io.ReadAll(rd)
+	rd.Close()
+	if !bytes.Equal(got, data[990:]) {
+		t.Errorf("Load 990+100 returned %d bytes; want the last 10", len(got))
+	}
+	for _, off := range []int64{1001, 5000} {
+		if rd, err := b.Load(ctx, h, off, 10); err == nil {
+			rd.Close()
+			t.Errorf("Load at %d of a 1000-byte file succeeded; want an error", off)
+		}
+	}
+	if err := backend.ReadAt(ctx, b, h, make([]byte, 20), 990); err == nil {
+		t.Error("ReadAt of 20 bytes at 990 of 1000 succeeded; want an error")
+	}
+}
+
+// testEmpty: a file of no bytes is saved, listed, stat'ed and read.
+func testEmpty(t *testing.T, b backend.Backend) {
+	ctx := t.Context()
+	h := backend.Handle{Type: backend.SnapshotFile, Name: name(nil)}
+	if err := b.Save(ctx, h, backend.Bytes(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := b.Stat(ctx, h); err != nil || fi.Size != 0 {
+		t.Errorf("Stat = %+v, %v; want size 0", fi, err)
+	}
+	if got, err := backend.ReadAll(ctx, b, h); err != nil || len(got) != 0 {
+		t.Errorf("ReadAll = %d bytes, %v; want 0", len(got), err)
+	}
+	n := 0
+	b.List(ctx, backend.SnapshotFile, func(fi backend.FileInfo) error { n++; return nil })
+	if n != 1 {
+		t.Errorf("List found %d files; want the empty one", n)
+	}
+}
+
+// testCancelled: every operation with a cancelled context fails with
+// context.Canceled, and a cancelled Save stores nothing.
+func testCancelled(t *testing.T, b backend.Backend) {
+	data := randomData(1000)
+	h := backend.Handle{Type: backend.IndexFile, Name: name(data)}
+	if err := b.Save(t.Context(), h, backend.Bytes(data)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	other := backend.Handle{Type: backend.IndexFile, Name: name(randomData(10))}
+	if err := b.Save(ctx, other, backend.Bytes([]byte("x"))); !errors.Is(err, context.Canceled) {
+		t.Errorf("Save: %v; want context.Canceled", err)
+	}
+	if _, err := b.Stat(t.Context(), other); !errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("a cancelled Save stored its file (%v)", err)
+	}
+	if _, err := b.Load(ctx, h, 0, 0); !errors.Is(err, context.Canceled) {
+		t.Errorf("Load: %v; want context.Canceled", err)
+	}
+	if _, err := b.Stat(ctx, h); !errors.Is(err, context.Canceled) {
+		t.Errorf("Stat: %v; want context.Canceled", err)
+	}
+	if err := b.List(ctx, backend.IndexFile, func(backend.FileInfo) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("List: %v; want context.Canceled", err)
+	}
+	if err := b.Remove(ctx, h); !errors.Is(err, context.Canceled) {
+		t.Errorf("Remove: %v; want context.Canceled", err)
+	}
+	if _, err := b.Stat(t.Context(), h); err != nil {
+		t.Errorf("a cancelled Remove removed the file (%v)", err)
+	}
+}
+
+// failingSource fails its reads past half of its size.
+type failingSource struct{ data []byte }
+
+func (f failingSource) Size() int64 { return int64(len(f.data)) }
+
+func (f failingSource) ReadAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > int64(len(f.data))/2 {
+		return 0, errors.New("source failed half-way")
+	}
+	return copy(p, f.data[off:]), nil
+}
+
+// testFailedSave: a Save whose source fails half-way stores nothing, not
+// even under another name.
+func testFailedSave(t *testing.T, b backend.Backend) {
+	ctx := t.Context()
+	data := randomData(100000)
+	h := backend.Handle{Type: backend.PackFile, Name: name(data)}
+	if err := b.Save(ctx, h, failingSource{data}); err == nil {
+		t.Fatal("Save from a failing source succeeded")
+	}
+	if _, err := b.Stat(ctx, h); !errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("Stat after a failed Save: %v; want ErrNotExist", err)
+	}
+	n := 0
+	b.List(ctx, backend.PackFile, func(backend.FileInfo) error { n++; return nil })
+	if n != 0 {
+		t.Errorf("List after a failed Save found %d files", n)
+	}
+}
+
+// testSameNameAtOnce: concurrent Saves of one name (two hosts storing the
+// same blob) all succeed and leave the content intact.
+func testSameNameAtOnce(t *testing.T, b backend.Backend) {
+	ctx := t.Context()
+	data := randomData(200000)
+	h := backend.Handle{Type: backend.PackFile, Name: name(data)}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() { errs <- b.Save(ctx, h, backend.Bytes(data)) })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Save: %v", err)
+		}
+	}
+	if got, err := backend.ReadAll(ctx, b, h); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("content after concurrent Saves: %v", err)
 	}
 }

@@ -192,9 +192,14 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, offset, length int
 	if err != nil {
 		return nil, mapErr(h, err)
 	}
-	if offset < 0 || length < 0 {
+	fi, err := f.Stat()
+	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("local: %s: invalid range %d+%d", h, offset, length)
+		return nil, mapErr(h, err)
+	}
+	if offset < 0 || length < 0 || offset > fi.Size() {
+		f.Close()
+		return nil, fmt.Errorf("local: %s: range %d+%d outside its %d bytes", h, offset, length, fi.Size())
 	}
 	if length == 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
@@ -211,6 +216,9 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 	if err := validName(h); err != nil {
 		return backend.FileInfo{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return backend.FileInfo{}, err
+	}
 	fi, err := os.Stat(b.path(h))
 	if err != nil {
 		return backend.FileInfo{}, mapErr(h, err)
@@ -220,6 +228,9 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 
 // List implements backend.Backend.
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if t == backend.ConfigFile {
 		fi, err := b.Stat(ctx, backend.Handle{Type: t})
 		if errors.Is(err, backend.ErrNotExist) {
@@ -279,6 +290,9 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 // Remove implements backend.Backend.
 func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 	if err := validName(h); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if err := os.Remove(b.path(h)); err != nil {

@@ -62,6 +62,9 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, offset, length int
 
 // Stat implements backend.Backend.
 func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
+	if err := ctx.Err(); err != nil {
+		return backend.FileInfo{}, err
+	}
 	b.mu.RLock()
 	data, ok := b.files[h]
 	b.mu.RUnlock()
@@ -73,6 +76,9 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 
 // List implements backend.Backend.
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b.mu.RLock()
 	var infos []backend.FileInfo
 	for h, data := range b.files {
@@ -94,6 +100,9 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 
 // Remove implements backend.Backend.
 func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, ok := b.files[h]; !ok {
