@@ -10,7 +10,6 @@ import (
 	"github.com/arcabackup/arca/repo/backend"
 )
 
-
 // KeyInfo describes one key file.
 type KeyInfo struct {
 	ID       crypto.ID `json:"id"`
