@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,6 +84,9 @@ be run again: complete files are kept, partial ones completed.`,
 			stop := a.startProgress(restoreView{prog})
 			err = restore.Run(ctx, r, sn, opts)
 			stop()
+			if err != nil && !errors.Is(err, restore.ErrIncomplete) && !errors.Is(err, context.Canceled) {
+				return err // nothing was restored: no summary
+			}
 			el := time.Since(start)
 			if a.json {
 				a.printJSON(map[string]any{"message_type": "summary", "snapshot_id": sn.ID, "dry_run": opts.DryRun,

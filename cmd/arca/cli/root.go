@@ -20,6 +20,7 @@ import (
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo/snapshot"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -65,6 +66,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		code := ExitCode(err)
 		msg := userText(err.Error())
+		if errors.Is(err, snapshot.ErrNotFound) {
+			msg += " ('arca snapshots' lists them)"
+		}
 		if a.json {
 			// As restic: the error ending the command goes to stderr, so
 			// stdout holds only the command's own messages.
