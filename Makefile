@@ -17,7 +17,7 @@ test: deps lint race fuzz
 # deps: the real programs the tests drive (PostgreSQL 15, git, script from
 # bsdutils, runuser from util-linux), installed from Debian when missing and
 # when we are root with apt; otherwise the tests that need them skip.
-DEB_DEPS := postgresql-15 postgresql-client-15 git bsdutils util-linux fuse3
+DEB_DEPS := postgresql-15 postgresql-client-15 git bsdutils util-linux fuse3 restic
 deps:
 	@missing=$$(for p in $(DEB_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

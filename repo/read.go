@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -178,4 +179,43 @@ func covers(segs []segment, size int64) bool {
 	}
 	tail := size - segs[len(segs)-1].end
 	return tail > 0 && tail <= maxGap
+}
+
+// PackCheck is what CheckPack found in one pack.
+type PackCheck struct {
+	Size    int64
+	Intact  bool         // the content hashes to the pack's name
+	Entries []pack.Entry // from the pack's own header (nil if unreadable)
+	Header  error        // why the header could not be read
+	Bad     map[crypto.ID]error
+}
+
+// CheckPack reads pack id whole and checks it: its content against its
+// name, its header, and every blob the header lists (authentication, then
+// the keyed hash against its ID). Blobs that fail are recorded as damaged
+// (out of deduplication), as is a pack whose content does not match its
+// name.
+func (r *Repository) CheckPack(ctx context.Context, id crypto.ID) (PackCheck, error) {
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	data, err := backend.ReadAll(ctx, r.be, h)
+	if err != nil {
+		if errors.Is(err, backend.ErrNotExist) {
+			r.markDamaged(id, 0, crypto.ID{}, "missing")
+		}
+		return PackCheck{}, err
+	}
+	pc := PackCheck{Size: int64(len(data)), Intact: crypto.Hash(data) == id, Bad: map[crypto.ID]error{}}
+	pc.Entries, pc.Header = pack.ReadHeader(r.key, bytes.NewReader(data), int64(len(data)))
+	hasher := r.key.NewIDHasher()
+	var plain []byte
+	for _, e := range pc.Entries {
+		if plain, err = pack.OpenBlob(r.key, hasher, e, data[e.Offset:e.Offset+e.Length], plain[:0]); err != nil {
+			pc.Bad[e.ID] = err
+			r.markDamaged(id, e.Type, e.ID, "damaged")
+		}
+	}
+	if !pc.Intact && len(pc.Bad) == 0 {
+		r.markDamaged(id, 0, crypto.ID{}, "damaged")
+	}
+	return pc, nil
 }

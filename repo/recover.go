@@ -16,9 +16,9 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// listPacks lists the pack files of the repository with their sizes.
+// ListPacks lists the pack files of the repository with their sizes.
 // Names that are not IDs are left out.
-func (r *Repository) listPacks(ctx context.Context) (map[crypto.ID]int64, error) {
+func (r *Repository) ListPacks(ctx context.Context) (map[crypto.ID]int64, error) {
 	packs := map[crypto.ID]int64{}
 	err := r.be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
 		if id, err := crypto.ParseID(fi.Name); err == nil {
@@ -43,7 +43,7 @@ func (r *Repository) listPacks(ctx context.Context) (map[crypto.ID]int64, error)
 // right now may be indexed twice; duplicate index entries are harmless.
 func (r *Repository) SyncPacks(ctx context.Context) error {
 	r.removeStale(ctx)
-	packs, err := r.listPacks(ctx)
+	packs, err := r.ListPacks(ctx)
 	if err != nil {
 		return err
 	}

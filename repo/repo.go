@@ -322,7 +322,7 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 // among them. The damaged files are marked, so that later runs report them
 // without reading every pack again.
 func (r *Repository) rebuildIndex(ctx context.Context, damaged map[crypto.ID]error) error {
-	packs, err := r.listPacks(ctx)
+	packs, err := r.ListPacks(ctx)
 	if err != nil {
 		return err
 	}

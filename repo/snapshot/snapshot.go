@@ -137,6 +137,14 @@ func List(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
 	return list, err
 }
 
+// Remove removes snapshot sn's file.
+func Remove(ctx context.Context, r *repo.Repository, sn *Snapshot) error {
+	if err := r.RemoveFile(ctx, backend.SnapshotFile, sn.ID); err != nil && !errors.Is(err, backend.ErrNotExist) {
+		return fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
+	}
+	return nil
+}
+
 // Tidy removes the files of snapshots that another snapshot file replaced,
 // which an interrupted Replace leaves behind. Writers that change snapshots
 // call it.

@@ -72,6 +72,12 @@ func (a *app) backupCommand() *cobra.Command {
 				return err
 			}
 			defer r.Close()
+			finish := func(err error) error { return err }
+			if !dryRun {
+				if ctx, finish, err = a.announce(ctx, r, "backup"); err != nil {
+					return err
+				}
+			}
 			hostname, username := identity()
 			if host != "" {
 				hostname = host
@@ -98,6 +104,7 @@ func (a *app) backupCommand() *cobra.Command {
 				sn, err = backup.Run(ctx, r, opts)
 			}
 			stop()
+			err = finish(err)
 			if sn == nil {
 				return err
 			}

@@ -127,6 +127,8 @@ func TestJSONShapes(t *testing.T) {
 	exec("restore", "-vv", "latest", "--target", target)
 	exec("stats", "latest")
 	exec("tag", "--add", "t2")
+	exec("forget", "--keep-last", "1", "--dry-run")
+	exec("check", "--read-data")
 	exec(append([]string{"key", "add"}, kdf...)...)
 	exec("key", "list")
 	exec("version")
@@ -138,6 +140,7 @@ func TestJSONShapes(t *testing.T) {
 	exec("cat", "tree", root["tree"].(string)[:8])
 	os.WriteFile(filepath.Join(repoDir, "snapshots", strings.Repeat("0", 64)), []byte("damaged"), 0o600)
 	exec("snapshots", "--latest", "1")
+	exec("check")
 	env["ARCA_PASSWORD"] = "wrong"
 	exec("snapshots")
 

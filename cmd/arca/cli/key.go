@@ -43,7 +43,7 @@ func (a *app) keyCommand() *cobra.Command {
 		c := &cobra.Command{
 			Use: use, Short: short, Args: cobra.NoArgs,
 			PreRunE: func(*cobra.Command, []string) error { return a.kdf.Validate() },
-			RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
+			RunE: a.withRepo(a.asWriter("key", func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
 				pw, err := newPassword()
 				if err != nil {
 					return err
@@ -55,7 +55,7 @@ func (a *app) keyCommand() *cobra.Command {
 				}
 				a.result(map[string]any{"message_type": messageType, "id": id}, format, id.Short())
 				return nil
-			}),
+			})),
 		}
 		c.Flags().StringVar(&newPasswordFile, "new-password-file", "", "read the new password from a file (or env ARCA_NEW_PASSWORD)")
 		a.addKDFFlags(c)
@@ -87,7 +87,7 @@ func (a *app) keyCommand() *cobra.Command {
 	}
 	remove := &cobra.Command{
 		Use: "remove ID", Short: "Remove a password (not the one in use)", Args: cobra.ExactArgs(1),
-		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
+		RunE: a.withRepo(a.asWriter("key", func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
 			keys, err := r.Keys(ctx)
 			if err != nil {
 				return err
@@ -99,14 +99,14 @@ func (a *app) keyCommand() *cobra.Command {
 				}
 			}
 			if len(match) != 1 {
-				return fmt.Errorf("key %q matches %d keys", args[0], len(match))
+				return fmt.Errorf("key %q matches %d keys ('arca key list' shows them)", args[0], len(match))
 			}
 			if err := r.RemoveKey(ctx, match[0]); err != nil {
 				return err
 			}
 			a.result(map[string]any{"message_type": "key_removed", "id": match[0]}, "removed key %s\n", match[0].Short())
 			return nil
-		}),
+		})),
 	}
 	add := newKey("add", "Add a password", (*repo.Repository).AddKey, "key_added", "added key %s\n")
 	passwd := newKey("passwd", "Change the password in use", (*repo.Repository).ChangePassword, "password_changed", "password changed; new key %s\n")

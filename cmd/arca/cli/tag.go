@@ -34,7 +34,7 @@ func (a *app) tagCommand() *cobra.Command {
 			}
 			return nil
 		},
-		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
+		RunE: a.withRepo(a.asWriter("tag", func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
 			if err := snapshot.Tidy(ctx, r); err != nil {
 				return err
 			}
@@ -64,7 +64,7 @@ func (a *app) tagCommand() *cobra.Command {
 				a.printf("changed the tags of %d of %d snapshots\n", changed, len(list))
 			}
 			return nil
-		}),
+		})),
 	}
 	filter.register(cmd.Flags())
 	cmd.Flags().StringArrayVar(&add, "add", nil, "add these `tags` (a,b; repeatable)")

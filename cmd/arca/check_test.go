@@ -1,0 +1,180 @@
+package main_test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+type checkOut struct {
+	problems map[string][]string // item -> affected
+	kinds    map[string]string   // item -> error or notice
+	summary  map[string]any
+}
+
+func runCheck(t *testing.T, e *env, repoDir string, args ...string) (checkOut, result) {
+	t.Helper()
+	r := e.run(append([]string{"-r", repoDir, "--json", "--no-cache", "check"}, args...)...)
+	out := checkOut{problems: map[string][]string{}, kinds: map[string]string{}}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil {
+			continue
+		}
+		switch m["message_type"] {
+		case "error", "notice":
+			item := m["item"].(string)
+			out.kinds[item] = m["message_type"].(string)
+			for _, a := range m["affected"].([]any) {
+				out.problems[item] = append(out.problems[item], a.(string))
+			}
+			if _, ok := out.problems[item]; !ok {
+				out.problems[item] = nil
+			}
+		case "summary":
+			out.summary = m
+		}
+	}
+	return out, r
+}
+
+// TestCheck: a clean repository checks clean; each kind of damage is found
+// (data damage only when the data is read), named, and the files that
+// lose content are listed with their snapshots; a pack in no index is a
+// notice, not an error.
+func TestCheck(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	randomFiles(t, src, 3, 200000, 40)
+	e.must("-r", repoDir, "backup", "--compression", "off", src)
+	id := e.snapshots(repoDir)[0]["short_id"].(string)
+	if out, r := runCheck(t, e, repoDir, "--read-data"); r.code != 0 || len(out.problems) != 0 || out.summary["packs_read"].(float64) != 2 {
+		t.Fatalf("clean repository: exit %d, problems %v, summary %v\n%s", r.code, out.problems, out.summary, r.stderr)
+	}
+	// A flipped byte in a data blob: found only by reading the data.
+	data := repoFiles(t, repoDir, "data")[0]
+	name := filepath.Base(data)
+	flipAt(t, data, 1000)
+	if out, r := runCheck(t, e, repoDir); r.code != 0 || len(out.problems) != 0 {
+		t.Errorf("structure check of a data flip: exit %d, %v", r.code, out.problems)
+	}
+	out, r := runCheck(t, e, repoDir, "--read-data")
+	lost := out.problems["pack "+name]
+	if r.code != 1 || len(lost) != 1 || lost[0] != "snapshot "+id+" "+filepath.Join(src, "f00") {
+		t.Errorf("read-data of a data flip: exit %d, problems %v; want pack %s losing %s/f00 of %s", r.code, out.problems, name[:8], src, id)
+	}
+	flipAt(t, data, 1000)
+	// A pack in no index file is a notice.
+	stray := filepath.Join(repoDir, "data", "ab", "ab"+strings.Repeat("0", 62))
+	os.WriteFile(stray, []byte("x"), 0o600)
+	if out, r := runCheck(t, e, repoDir); r.code != 0 || out.kinds["pack "+filepath.Base(stray)] != "notice" {
+		t.Errorf("orphan pack: exit %d, %v", r.code, out.kinds)
+	}
+	os.Remove(stray)
+	// A missing pack: every file in it is listed.
+	os.Remove(data)
+	out, r = runCheck(t, e, repoDir)
+	if r.code != 1 || len(out.problems["pack "+name]) != 3 {
+		t.Errorf("missing pack: exit %d, %v; want the three files lost", r.code, out.problems)
+	}
+}
+
+// TestCheckDamagedFiles: damaged index and snapshot files are errors
+// naming them.
+func TestCheckDamagedFiles(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	randomFiles(t, src, 1, 1000, 41)
+	e.must("-r", repoDir, "backup", src)
+	e.must("-r", repoDir, "backup", src)
+	idx, snap := repoFiles(t, repoDir, "index")[0], repoFiles(t, repoDir, "snapshots")[0]
+	flipAt(t, idx, 20)
+	flipAt(t, snap, 20)
+	out, r := runCheck(t, e, repoDir)
+	for _, want := range []string{"index/" + filepath.Base(idx), "snapshots/" + filepath.Base(snap)} {
+		if _, ok := out.problems[want]; !ok || r.code != 1 {
+			t.Errorf("exit %d, problems %v; want one for %s", r.code, out.problems, want)
+		}
+	}
+}
+
+// TestCheckSubsets: the N/T subsets of a repository together read every
+// pack exactly once; P% and a size read some.
+func TestCheckSubsets(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	for i := range 6 {
+		src := filepath.Join(e.dir, "src", string(rune('a'+i)))
+		randomFiles(t, src, 1, 1000, byte(50+i))
+		e.must("-r", repoDir, "backup", src)
+	}
+	total := 0.0
+	for n := 1; n <= 3; n++ {
+		out, r := runCheck(t, e, repoDir, "--read-data-subset", string(rune('0'+n))+"/3")
+		if r.code != 0 {
+			t.Fatalf("subset %d/3: exit %d\n%s", n, r.code, r.stderr)
+		}
+		total += out.summary["packs_read"].(float64)
+	}
+	all, _ := runCheck(t, e, repoDir, "--read-data")
+	if total != all.summary["packs"].(float64) {
+		t.Errorf("1/3, 2/3 and 3/3 read %v packs; the repository has %v", total, all.summary["packs"])
+	}
+	for _, s := range []string{"50%", "1K"} {
+		if out, r := runCheck(t, e, repoDir, "--read-data-subset", s); r.code != 0 || out.summary["packs_read"].(float64) < 1 {
+			t.Errorf("subset %s: exit %d, %v packs read", s, r.code, out.summary["packs_read"])
+		}
+	}
+	if _, r := runCheck(t, e, repoDir, "--read-data-subset", "4/3"); r.code == 0 {
+		t.Error("subset 4/3 was accepted")
+	}
+}
+
+// TestHeartbeatsCLI: writers leave no heartbeat when they finish; a killed
+// backup's stays, is reported by the next writer, and unlock removes it
+// (its process is gone on this host).
+func TestHeartbeatsCLI(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	randomFiles(t, src, 1, 1000, 60)
+	locks := func() int { return len(repoFiles(t, repoDir, "locks")) }
+	e.must("-r", repoDir, "backup", src)
+	e.must("-r", repoDir, "tag", "--add", "x")
+	e.must("-r", repoDir, "forget", "--keep-last", "5")
+	if n := locks(); n != 0 {
+		t.Fatalf("%d heartbeats left by finished writers", n)
+	}
+	big := filepath.Join(e.dir, "big")
+	randomFiles(t, big, 8, 8<<20, 61)
+	cmd := exec.Command(arcaBin, "-r", repoDir, "backup", "--compression", "off", "--read-concurrency", "1", big)
+	cmd.Env = e.vars
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); locks() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no heartbeat appeared")
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if n := locks(); n != 1 {
+		t.Fatalf("%d heartbeats after kill -9; want the killed backup's", n)
+	}
+	r := e.must("-r", repoDir, "backup", src)
+	if !strings.Contains(r.stderr, "stale heartbeat") || !strings.Contains(r.stderr, "arca unlock") {
+		t.Errorf("the next writer does not report the stale heartbeat:\n%s", r.stderr)
+	}
+	r = e.must("-r", repoDir, "unlock")
+	if !strings.Contains(r.stdout, "removed the stale heartbeat of backup") || locks() != 0 {
+		t.Errorf("unlock: %q, %d heartbeats left", r.stdout, locks())
+	}
+}

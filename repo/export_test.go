@@ -1,0 +1,8 @@
+package repo
+
+// KillHeartbeat stops a heartbeat's refreshing without removing its file,
+// as a killed process leaves it.
+func KillHeartbeat(h *Heartbeat) {
+	close(h.stop)
+	h.wg.Wait()
+}
