@@ -80,18 +80,24 @@ func (r *Repository) Heartbeats(ctx context.Context) ([]HeartbeatInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	latest := map[string]HeartbeatInfo{}
-	for _, h := range all {
-		if cur, ok := latest[h.Session]; !ok || h.Time.After(cur.Time) {
-			latest[h.Session] = h
-		}
-	}
+	latest := latestPerSession(all)
 	out := make([]HeartbeatInfo, 0, len(latest))
 	for _, h := range latest {
 		out = append(out, h)
 	}
 	slices.SortFunc(out, func(a, b HeartbeatInfo) int { return a.Start.Compare(b.Start) })
 	return out, nil
+}
+
+// latestPerSession returns the newest heartbeat of each session.
+func latestPerSession(all []HeartbeatInfo) map[string]HeartbeatInfo {
+	latest := map[string]HeartbeatInfo{}
+	for _, h := range all {
+		if cur, ok := latest[h.Session]; !ok || h.Time.After(cur.Time) {
+			latest[h.Session] = h
+		}
+	}
+	return latest
 }
 
 // loadHeartbeats reads every heartbeat file; damaged ones are returned by
@@ -137,12 +143,7 @@ func (r *Repository) RemoveStaleHeartbeats(ctx context.Context, hostname string)
 	if err != nil {
 		return nil, err
 	}
-	latest := map[string]HeartbeatInfo{}
-	for _, h := range all {
-		if cur, ok := latest[h.Session]; !ok || h.Time.After(cur.Time) {
-			latest[h.Session] = h
-		}
-	}
+	latest := latestPerSession(all)
 	now := r.now()
 	var removed []HeartbeatInfo
 	for _, h := range all {

@@ -40,15 +40,74 @@ func (p Problem) String() string { return p.Object + ": " + p.Err.Error() }
 
 // Options configure a check.
 type Options struct {
-	// ReadData reads the packs Subset selects (all when empty) and checks
-	// every byte.
+	// ReadData reads the packs Subset selects (all when it is zero) and
+	// checks every byte.
 	ReadData bool
-	// Subset: "N/T" (the N-th of T groups, by the pack ID's first byte),
-	// "P%" (a random P percent of the packs) or a size such as "500M" (random
-	// packs up to that much).
-	Subset string
+	Subset   Subset
 	// Stage, if not nil, is told what check does next.
 	Stage func(string)
+}
+
+// Subset selects the packs --read-data reads: the N-th of T groups (by
+// the pack ID's first byte modulo T), a random Percent of the packs, or
+// random packs up to Size bytes. The zero Subset selects all.
+type Subset struct {
+	N, T    int
+	Percent float64
+	Size    int64
+}
+
+// ParseSubset reads "N/T" or "P%"; anything else is handed to parseSize
+// as a size ("500M").
+func ParseSubset(s string, parseSize func(string) (int64, error)) (Subset, error) {
+	switch {
+	case strings.Contains(s, "/"):
+		ns, ts, _ := strings.Cut(s, "/")
+		n, err1 := strconv.Atoi(ns)
+		t, err2 := strconv.Atoi(ts)
+		if err1 != nil || err2 != nil || t < 1 || n < 1 || n > t {
+			return Subset{}, fmt.Errorf("check: subset %q: want N/T with 1 <= N <= T", s)
+		}
+		return Subset{N: n, T: t}, nil
+	case strings.HasSuffix(s, "%"):
+		p, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+		if err != nil || p <= 0 || p > 100 {
+			return Subset{}, fmt.Errorf("check: subset %q: want a percentage above 0 and up to 100", s)
+		}
+		return Subset{Percent: p}, nil
+	}
+	size, err := parseSize(s)
+	if err != nil || size <= 0 {
+		return Subset{}, fmt.Errorf("check: subset %q: want N/T, P%% or a size like 500M", s)
+	}
+	return Subset{Size: size}, nil
+}
+
+// pick returns the packs s selects among packs (ID -> size), sorted by ID
+// before any random choice.
+func (s Subset) pick(packs map[crypto.ID]int64) []crypto.ID {
+	ids := make([]crypto.ID, 0, len(packs))
+	for id := range packs {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b crypto.ID) int { return strings.Compare(a.String(), b.String()) })
+	switch {
+	case s.T > 0:
+		return slices.DeleteFunc(ids, func(id crypto.ID) bool { return int(id[0])%s.T != s.N-1 })
+	case s.Percent > 0:
+		rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		return ids[:min(len(ids), int(float64(len(ids))*s.Percent/100+0.999999))]
+	case s.Size > 0:
+		rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		var total int64
+		for i, id := range ids {
+			if total >= s.Size {
+				return ids[:i]
+			}
+			total += packs[id]
+		}
+	}
+	return ids
 }
 
 // Result counts what was checked and found.
@@ -94,10 +153,6 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (Result, error) 
 			opts.Stage(s)
 		}
 	}
-	subset, err := parseSubset(opts.Subset)
-	if err != nil {
-		return c.res, err
-	}
 	stage("load index files")
 	if err := c.loadIndex(); err != nil {
 		return c.res, err
@@ -114,7 +169,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (Result, error) 
 	}
 	if opts.ReadData {
 		stage("read data")
-		if err := c.readData(subset(stored)); err != nil {
+		if err := c.readData(opts.Subset.pick(stored)); err != nil {
 			return c.res, err
 		}
 	}
@@ -381,79 +436,4 @@ func (c *checker) affectedIn(id crypto.ID, memo map[crypto.ID][]affected) ([]aff
 	}
 	memo[id] = out
 	return out, nil
-}
-
-// parseSubset returns the function that picks the packs to read.
-func parseSubset(s string) (func(map[crypto.ID]int64) []crypto.ID, error) {
-	sorted := func(m map[crypto.ID]int64) []crypto.ID {
-		ids := make([]crypto.ID, 0, len(m))
-		for id := range m {
-			ids = append(ids, id)
-		}
-		slices.SortFunc(ids, func(a, b crypto.ID) int { return strings.Compare(a.String(), b.String()) })
-		return ids
-	}
-	switch {
-	case s == "":
-		return sorted, nil
-	case strings.Contains(s, "/"):
-		ns, ts, _ := strings.Cut(s, "/")
-		n, err1 := strconv.Atoi(ns)
-		t, err2 := strconv.Atoi(ts)
-		if err1 != nil || err2 != nil || t < 1 || n < 1 || n > t {
-			return nil, fmt.Errorf("check: subset %q: want N/T with 1 <= N <= T", s)
-		}
-		return func(m map[crypto.ID]int64) []crypto.ID {
-			return slices.DeleteFunc(sorted(m), func(id crypto.ID) bool { return int(id[0])%t != n-1 })
-		}, nil
-	case strings.HasSuffix(s, "%"):
-		p, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-		if err != nil || p <= 0 || p > 100 {
-			return nil, fmt.Errorf("check: subset %q: want a percentage above 0 and up to 100", s)
-		}
-		return func(m map[crypto.ID]int64) []crypto.ID {
-			ids := sorted(m)
-			rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
-			n := int(float64(len(ids))*p/100 + 0.999999)
-			return ids[:min(n, len(ids))]
-		}, nil
-	}
-	limit, err := parseSize(s)
-	if err != nil {
-		return nil, fmt.Errorf("check: subset %q: want N/T, P%% or a size like 500M", s)
-	}
-	return func(m map[crypto.ID]int64) []crypto.ID {
-		ids := sorted(m)
-		rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
-		var total int64
-		for i, id := range ids {
-			if total >= limit {
-				return ids[:i]
-			}
-			total += m[id]
-		}
-		return ids
-	}, nil
-}
-
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	switch strings.ToUpper(s[len(s)-1:]) {
-	case "K":
-		mult = 1 << 10
-	case "M":
-		mult = 1 << 20
-	case "G":
-		mult = 1 << 30
-	case "T":
-		mult = 1 << 40
-	}
-	if mult > 1 {
-		s = s[:len(s)-1]
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("not a size")
-	}
-	return n * mult, nil
 }

@@ -10,7 +10,10 @@ import (
 )
 
 func (a *app) checkCommand() *cobra.Command {
-	var opts check.Options
+	var (
+		opts   check.Options
+		subset string
+	)
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Check the repository: index, packs, snapshots, trees, and with --read-data every byte",
@@ -23,7 +26,11 @@ packs up to 500M, say). Each problem names the object and the snapshots and
 files that lose content. Exit 1 when errors are found.`,
 		Args: cobra.NoArgs,
 		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
-			if opts.Subset != "" {
+			if subset != "" {
+				var err error
+				if opts.Subset, err = check.ParseSubset(subset, parseSize); err != nil {
+					return err
+				}
 				opts.ReadData = true
 			}
 			if !a.json {
@@ -69,6 +76,6 @@ files that lose content. Exit 1 when errors are found.`,
 		}),
 	}
 	cmd.Flags().BoolVar(&opts.ReadData, "read-data", false, "read all packs and check every byte")
-	cmd.Flags().StringVar(&opts.Subset, "read-data-subset", "", "read only a `subset` of the packs: N/T, P% or a size (e.g. 500M)")
+	cmd.Flags().StringVar(&subset, "read-data-subset", "", "read only a `subset` of the packs: N/T, P% or a size (e.g. 500M)")
 	return cmd
 }
