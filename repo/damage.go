@@ -17,6 +17,13 @@ import (
 // reported through Damage).
 var ErrDamaged = errors.New("repo: some objects of the repository are missing or damaged and were skipped")
 
+// Reasons recorded with damage: a missing pack is trusted again when it is
+// listed again with its size; a damaged one is not.
+const (
+	reasonMissing = "missing"
+	reasonDamaged = "damaged"
+)
+
 type blobAt struct {
 	pack crypto.ID
 	t    pack.BlobType
@@ -87,7 +94,7 @@ func (r *Repository) packPresent(p crypto.ID) {
 	}
 	r.dmg.mu.Lock()
 	reason, ok := r.dmg.packs[p]
-	ok = ok && reason == "missing"
+	ok = ok && reason == reasonMissing
 	if ok {
 		delete(r.dmg.packs, p)
 	}
@@ -105,9 +112,9 @@ func (r *Repository) packPresent(p crypto.ID) {
 func (r *Repository) noteReadError(loc index.Location, err error) {
 	switch {
 	case errors.Is(err, backend.ErrNotExist):
-		r.markDamaged(loc.Pack, 0, crypto.ID{}, "missing")
+		r.markDamaged(loc.Pack, 0, crypto.ID{}, reasonMissing)
 	case errors.Is(err, ErrCorrupt):
-		r.markDamaged(loc.Pack, loc.Entry.Type, loc.Entry.ID, "damaged")
+		r.markDamaged(loc.Pack, loc.Entry.Type, loc.Entry.ID, reasonDamaged)
 	}
 }
 

@@ -183,8 +183,7 @@ type Heartbeat struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	current crypto.ID // the heartbeat file written last
+	mu sync.Mutex // guards info; info.ID is the heartbeat file written last
 }
 
 // ErrSilent is the cause of the context Announce returns when the writer
@@ -258,8 +257,8 @@ func (h *Heartbeat) write(ctx context.Context) error {
 		return fmt.Errorf("repo: write heartbeat: %w", err)
 	}
 	h.mu.Lock()
-	prev := h.current
-	h.current, h.info.ID = id, id
+	prev := h.info.ID
+	h.info.ID = id
 	h.mu.Unlock()
 	if !prev.IsNull() && prev != id {
 		h.r.RemoveFile(context.WithoutCancel(ctx), backend.LockFile, prev) // best effort: a leftover is stale later
@@ -309,7 +308,7 @@ func (h *Heartbeat) Done() error {
 
 func (h *Heartbeat) remove() error {
 	h.mu.Lock()
-	id := h.current
+	id := h.info.ID
 	h.mu.Unlock()
 	if id.IsNull() {
 		return nil

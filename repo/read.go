@@ -136,7 +136,7 @@ func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Ent
 				}
 			}
 			if len(sg.entries) == 0 { // the tail: the pack is shorter than its index says
-				r.markDamaged(id, 0, crypto.ID{}, "damaged")
+				r.markDamaged(id, 0, crypto.ID{}, reasonDamaged)
 				r.Damage("pack "+id.String(), fmt.Errorf("%w: shorter than its index says: %v", ErrCorrupt, err))
 			}
 			continue
@@ -160,7 +160,7 @@ func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Ent
 		}
 	}
 	if whole != nil && !blobFailed && whole.Sum() != id {
-		r.markDamaged(id, 0, crypto.ID{}, "damaged")
+		r.markDamaged(id, 0, crypto.ID{}, reasonDamaged)
 		r.Damage("pack "+id.String(), fmt.Errorf("%w: content does not match its name (damaged outside the blobs read, e.g. its header or tail)", ErrCorrupt))
 	}
 	return read, nil
@@ -200,7 +200,7 @@ func (r *Repository) CheckPack(ctx context.Context, id crypto.ID) (PackCheck, er
 	data, err := backend.ReadAll(ctx, r.be, h)
 	if err != nil {
 		if errors.Is(err, backend.ErrNotExist) {
-			r.markDamaged(id, 0, crypto.ID{}, "missing")
+			r.markDamaged(id, 0, crypto.ID{}, reasonMissing)
 		}
 		return PackCheck{}, err
 	}
@@ -211,11 +211,11 @@ func (r *Repository) CheckPack(ctx context.Context, id crypto.ID) (PackCheck, er
 	for _, e := range pc.Entries {
 		if plain, err = pack.OpenBlob(r.key, hasher, e, data[e.Offset:e.Offset+e.Length], plain[:0]); err != nil {
 			pc.Bad[e.ID] = err
-			r.markDamaged(id, e.Type, e.ID, "damaged")
+			r.markDamaged(id, e.Type, e.ID, reasonDamaged)
 		}
 	}
 	if !pc.Intact && len(pc.Bad) == 0 {
-		r.markDamaged(id, 0, crypto.ID{}, "damaged")
+		r.markDamaged(id, 0, crypto.ID{}, reasonDamaged)
 	}
 	return pc, nil
 }

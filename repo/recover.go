@@ -51,10 +51,10 @@ func (r *Repository) SyncPacks(ctx context.Context) error {
 		got, ok := packs[id]
 		switch {
 		case !ok:
-			r.markDamaged(id, 0, crypto.ID{}, "missing")
+			r.markDamaged(id, 0, crypto.ID{}, reasonMissing)
 			r.Warn(fmt.Sprintf("pack %s is missing from the repository: its blobs will be stored again when their files are backed up", id.Short()))
 		case size != 0 && got != size:
-			r.markDamaged(id, 0, crypto.ID{}, "damaged")
+			r.markDamaged(id, 0, crypto.ID{}, reasonDamaged)
 			r.Warn(fmt.Sprintf("pack %s has %d bytes, its index says %d: its blobs will be stored again when their files are backed up", id.Short(), got, size))
 		default:
 			r.packPresent(id)
@@ -121,7 +121,7 @@ func (r *Repository) indexFromHeaders(ctx context.Context, packs map[crypto.ID]i
 		g.Go(func() error {
 			entries, intact, err := r.readHeader(gctx, id, size)
 			if err == nil && !intact {
-				r.markDamaged(id, 0, crypto.ID{}, "damaged")
+				r.markDamaged(id, 0, crypto.ID{}, reasonDamaged)
 				r.Warn(fmt.Sprintf("pack %s: content does not match its name (damaged outside its header): its blobs are indexed, but not used to deduplicate", id.Short()))
 			}
 			switch {

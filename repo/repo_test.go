@@ -181,13 +181,7 @@ func TestSyncPacksRecovers(t *testing.T) {
 	be := mem.New()
 	r := repotest.OnBackend(t, be)
 	blobs := saveBlobs(t, r, 10, 5000)
-	// Drop every index file: the packs are now orphans, as after a session
-	// killed before its first checkpoint.
-	var names []string
-	be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error { names = append(names, fi.Name); return nil })
-	for _, n := range names {
-		be.Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: n})
-	}
+	dropIndexFiles(t, be) // the packs are now orphans, as after a session killed before its first checkpoint
 	r2 := repotest.Open(t, be)
 	for id := range blobs {
 		if _, ok, _ := r2.Lookup(pack.DataBlob, id); ok {
@@ -284,11 +278,7 @@ func TestSmallPackHashChecked(t *testing.T) {
 	be := mem.New()
 	r := repotest.OnBackend(t, be)
 	blobs := saveBlobs(t, r, 3, 1000)
-	var names []string
-	be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error { names = append(names, fi.Name); return nil })
-	for _, n := range names {
-		be.Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: n})
-	}
+	dropIndexFiles(t, be)
 	var packName string
 	be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error { packName = fi.Name; return nil })
 	h := backend.Handle{Type: backend.PackFile, Name: packName}
@@ -360,4 +350,16 @@ func TestCheckpointTimer(t *testing.T) {
 		}
 		w.Close()
 	})
+}
+
+// dropIndexFiles removes every index file of be.
+func dropIndexFiles(t *testing.T, be backend.Backend) {
+	t.Helper()
+	ids := []string{}
+	be.List(t.Context(), backend.IndexFile, func(fi backend.FileInfo) error { ids = append(ids, fi.Name); return nil })
+	for _, n := range ids {
+		if err := be.Remove(t.Context(), backend.Handle{Type: backend.IndexFile, Name: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -48,9 +48,7 @@ func runCheck(t *testing.T, e *env, repoDir string, args ...string) (checkOut, r
 // notice, not an error.
 func TestCheck(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 3, 200000, 40)
+	repoDir, src := e.repoWithFiles(3, 200000, 40)
 	e.must("-r", repoDir, "backup", "--compression", "off", src)
 	id := e.snapshots(repoDir)[0]["short_id"].(string)
 	if out, r := runCheck(t, e, repoDir, "--read-data"); r.code != 0 || len(out.problems) != 0 || out.summary["packs_read"].(float64) != 2 {
@@ -88,9 +86,7 @@ func TestCheck(t *testing.T) {
 // naming them.
 func TestCheckDamagedFiles(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 1, 1000, 41)
+	repoDir, src := e.repoWithFiles(1, 1000, 41)
 	e.must("-r", repoDir, "backup", src)
 	e.must("-r", repoDir, "backup", src)
 	idx, snap := repoFiles(t, repoDir, "index")[0], repoFiles(t, repoDir, "snapshots")[0]
@@ -141,9 +137,7 @@ func TestCheckSubsets(t *testing.T) {
 // (its process is gone on this host).
 func TestHeartbeatsCLI(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 1, 1000, 60)
+	repoDir, src := e.repoWithFiles(1, 1000, 60)
 	locks := func() int { return len(repoFiles(t, repoDir, "locks")) }
 	e.must("-r", repoDir, "backup", src)
 	e.must("-r", repoDir, "tag", "--add", "x")

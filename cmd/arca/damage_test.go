@@ -58,6 +58,16 @@ func flipAt(t *testing.T, p string, off int64) {
 	}
 }
 
+// repoWithFiles makes a repository and a source directory "src" holding n
+// random files of size bytes.
+func (e *env) repoWithFiles(n, size int, seed byte) (repoDir, src string) {
+	e.t.Helper()
+	repoDir = e.initRepo()
+	src = filepath.Join(e.dir, "src")
+	randomFiles(e.t, src, n, size, seed)
+	return repoDir, src
+}
+
 // randomFiles writes n incompressible files of size bytes into dir.
 func randomFiles(t *testing.T, dir string, n, size int, seed byte) {
 	t.Helper()
@@ -113,9 +123,7 @@ func TestLostPackHeals(t *testing.T) {
 // snapshots work, name the damaged file and exit 3.
 func TestDamagedSnapshotFile(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 3, 10000, 2)
+	repoDir, src := e.repoWithFiles(3, 10000, 2)
 	e.must("-r", repoDir, "backup", "--tag", "first", src)
 	first := e.snapshots(repoDir)[0]["id"].(string)
 	e.must("-r", repoDir, "backup", "--tag", "second", src)
@@ -144,9 +152,7 @@ func TestDamagedSnapshotFile(t *testing.T) {
 // everything restores.
 func TestDamagedIndexFile(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 3, 100000, 3)
+	repoDir, src := e.repoWithFiles(3, 100000, 3)
 	e.must("-r", repoDir, "backup", src)
 	idx := repoFiles(t, repoDir, "index")
 	flipAt(t, idx[0], 30)
@@ -246,9 +252,7 @@ func tarNames(t *testing.T, s string) string {
 // intact) but is reported; the next backup stores its blobs again.
 func TestTruncatedPack(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 4, 200000, 4)
+	repoDir, src := e.repoWithFiles(4, 200000, 4)
 	e.must("-r", repoDir, "backup", "--compression", "off", src)
 	p := repoFiles(t, repoDir, "data")[0]
 	if err := os.Truncate(p, fileSize(p)-3); err != nil {
@@ -274,9 +278,7 @@ func TestTruncatedPack(t *testing.T) {
 // reported and does not stop a backup.
 func TestStrayPackFile(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 2, 1000, 5)
+	repoDir, src := e.repoWithFiles(2, 1000, 5)
 	e.must("-r", repoDir, "backup", src)
 	p := repoFiles(t, repoDir, "data")[0]
 	name := filepath.Base(p)
@@ -300,9 +302,7 @@ func TestStrayPackFile(t *testing.T) {
 // against by the next backup, which stores it again.
 func TestDamagedBlobHeals(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 3, 300000, 6)
+	repoDir, src := e.repoWithFiles(3, 300000, 6)
 	e.must("-r", repoDir, "backup", "--compression", "off", src)
 	flipAt(t, repoFiles(t, repoDir, "data")[0], 1000) // inside the first blob
 	target := filepath.Join(e.dir, "t1")
@@ -323,9 +323,7 @@ func TestDamagedBlobHeals(t *testing.T) {
 // they are older than any live writer's, and leaves recent ones.
 func TestStaleTemporariesRemoved(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 1, 1000, 7)
+	repoDir, src := e.repoWithFiles(1, 1000, 7)
 	tmp := filepath.Join(e.dir, "tmp")
 	os.MkdirAll(tmp, 0o700)
 	old := time.Now().Add(-2 * time.Hour)

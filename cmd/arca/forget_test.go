@@ -47,9 +47,7 @@ func TestForgetMatchesRestic(t *testing.T) {
 		t.Skip("restic is not installed (make deps installs it)")
 	}
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 1, 100, 30)
+	repoDir, src := e.repoWithFiles(1, 100, 30)
 	resticRepo := filepath.Join(e.dir, "restic")
 	restic := func(args ...string) string {
 		cmd := exec.Command("restic", append([]string{"-r", resticRepo, "--no-cache"}, args...)...)

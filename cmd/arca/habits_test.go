@@ -20,9 +20,7 @@ import (
 // snapshot as a tar (they used to ask for a PATH).
 func TestDumpWholeSnapshot(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 2, 100, 9)
+	repoDir, src := e.repoWithFiles(2, 100, 9)
 	e.must("-r", repoDir, "backup", src)
 	for _, args := range [][]string{{"latest", "/"}, {"--at", "2100-01-01", "/"}, {"latest:/"}} {
 		r := e.run(append([]string{"-r", repoDir, "dump"}, args...)...)
@@ -68,9 +66,7 @@ func TestLatestHoldingPath(t *testing.T) {
 // TestConflictingSelections: "latest" (or an ID) with --at is refused.
 func TestConflictingSelections(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 1, 100, 10)
+	repoDir, src := e.repoWithFiles(1, 100, 10)
 	e.must("-r", repoDir, "backup", src)
 	for _, args := range [][]string{{"ls", "latest", "--at", "3d"}, {"ls", "latest:/", "--at", "1s"}, {"restore", "latest", "--at", "1s", "--target", e.dir + "/t"}} {
 		if r := e.run(append([]string{"-r", repoDir}, args...)...); r.code == 0 || !strings.Contains(r.stderr, "both choose the snapshot") {
@@ -114,9 +110,7 @@ func TestIncludeCreatesOnlyWhatItNeeds(t *testing.T) {
 // exist is fatal: a clear message, no snapshot, exit 1.
 func TestBackupMissingPath(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 1, 100, 11)
+	repoDir, src := e.repoWithFiles(1, 100, 11)
 	missing := filepath.Join(e.dir, "nonexistent")
 	r := e.run("-r", repoDir, "backup", src, missing)
 	if r.code != 1 || !strings.Contains(r.stderr, missing) || !strings.Contains(r.stderr, "no such file") {
@@ -131,9 +125,7 @@ func TestBackupMissingPath(t *testing.T) {
 // means both, and repeating --tag means any of the lists.
 func TestTagCommas(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 1, 100, 12)
+	repoDir, src := e.repoWithFiles(1, 100, 12)
 	e.must("-r", repoDir, "backup", "--tag", "a,b", src)
 	e.must("-r", repoDir, "backup", "--tag", "c", "--tag", "d", src)
 	list := e.snapshots(repoDir)
@@ -191,9 +183,7 @@ func TestPasswordPrecedence(t *testing.T) {
 // ends the dump quietly with exit 0, not 141.
 func TestDumpToClosedPipe(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 1, 8<<20, 13)
+	repoDir, src := e.repoWithFiles(1, 8<<20, 13)
 	e.must("-r", repoDir, "backup", src)
 	for _, args := range [][]string{{"dump", "latest", filepath.Join(src, "f00")}, {"dump", "latest", "/"}, {"ls", "latest"}} {
 		cmd := exec.Command(arcaBin, append([]string{"-r", repoDir}, args...)...)
@@ -280,9 +270,7 @@ func TestFileCounts(t *testing.T) {
 // done, and a failed init leaves nothing behind.
 func TestInvalidValues(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 1, 100, 14)
+	repoDir, src := e.repoWithFiles(1, 100, 14)
 	for _, args := range [][]string{
 		{"backup", "--read-concurrency", "0", src},
 		{"backup", "--read-concurrency", "-3", src},
@@ -326,9 +314,7 @@ func TestInvalidValues(t *testing.T) {
 // prefixes.
 func TestMessagesForUsers(t *testing.T) {
 	e := newEnv(t)
-	repoDir := e.initRepo()
-	src := filepath.Join(e.dir, "src")
-	randomFiles(t, src, 2, 300000, 15)
+	repoDir, src := e.repoWithFiles(2, 300000, 15)
 	e.must("-r", repoDir, "backup", "--compression", "off", src)
 	flipAt(t, repoFiles(t, repoDir, "data")[0], 1000)
 	r := e.run("-r", repoDir, "restore", "latest", "--target", filepath.Join(e.dir, "t"))

@@ -15,11 +15,13 @@ import (
 // whose mode, xattrs and times are then set through /proc/self/fd, which
 // refers to the object itself.
 type Entry struct {
-	fd    int
-	owned bool
-	path  bool // an O_PATH handle
-	st    unix.Stat_t
-	name  string
+	fd     int
+	owned  bool
+	path   bool   // an O_PATH handle
+	typ    uint32 // unix.S_IFMT bits
+	st     unix.Stat_t
+	statOK bool // st was read
+	name   string
 }
 
 // Open opens the entry name for its metadata, not following a symlink. It
@@ -33,16 +35,17 @@ func (d *Dir) Open(name string) (*Entry, error) {
 		return nil, &os.PathError{Op: "open", Path: d.Join(name), Err: err}
 	}
 	e := &Entry{fd: fd, owned: true, path: true, name: d.Join(name)}
-	if err := unix.Fstat(fd, &e.st); err != nil {
+	if err := e.stat(); err != nil {
 		e.Close()
-		return nil, &os.PathError{Op: "stat", Path: e.name, Err: err}
+		return nil, err
 	}
 	return e, nil
 }
 
-// FileEntry returns an Entry for an open file; f stays the caller's.
-func FileEntry(f *os.File) (*Entry, error) {
-	return fdEntry(int(f.Fd()), f.Name())
+// FileEntry returns an Entry for a regular file open for writing; f stays
+// the caller's. Its status is read only if Stat is called.
+func FileEntry(f *os.File) *Entry {
+	return &Entry{fd: int(f.Fd()), typ: unix.S_IFREG, name: f.Name()}
 }
 
 // Entry returns an Entry for the directory itself; d stays the caller's.
@@ -50,10 +53,18 @@ func (d *Dir) Entry() (*Entry, error) { return fdEntry(d.fd, d.path) }
 
 func fdEntry(fd int, name string) (*Entry, error) {
 	e := &Entry{fd: fd, name: name}
-	if err := unix.Fstat(fd, &e.st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: name, Err: err}
+	if err := e.stat(); err != nil {
+		return nil, err
 	}
 	return e, nil
+}
+
+func (e *Entry) stat() error {
+	if err := unix.Fstat(e.fd, &e.st); err != nil {
+		return &os.PathError{Op: "stat", Path: e.name, Err: err}
+	}
+	e.typ, e.statOK = e.st.Mode&unix.S_IFMT, true
+	return nil
 }
 
 // Close closes the handle if Open made it.
@@ -66,11 +77,17 @@ func (e *Entry) Close() error {
 	return err
 }
 
-// Stat returns the object's status as of opening.
-func (e *Entry) Stat() *unix.Stat_t { return &e.st }
+// Stat returns the object's status as of opening (or of the first call,
+// for a FileEntry; zero if it cannot be read).
+func (e *Entry) Stat() *unix.Stat_t {
+	if !e.statOK {
+		e.stat()
+	}
+	return &e.st
+}
 
 // Type returns the object's type bits (unix.S_IFMT).
-func (e *Entry) Type() uint32 { return e.st.Mode & unix.S_IFMT }
+func (e *Entry) Type() uint32 { return e.typ }
 
 // Name returns the path it was opened as, for messages.
 func (e *Entry) Name() string { return e.name }

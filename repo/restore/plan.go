@@ -184,9 +184,7 @@ func (rs *restorer) localBlobs(f *os.File, n *tree.Node, locs []repo.Location) [
 func (rs *restorer) plan(dn *dirNode, name string, n *tree.Node, locs []repo.Location, reuse bool, have []bool) {
 	fs := &fileState{dir: dn.hold(), name: name, path: dn.join(name), node: n}
 	if tmp, ok := rs.journal.take(dn.rel, name); ok {
-		if f, err := rs.openTemp(dn, tmp, 0); err == nil {
-			var st unix.Stat_t
-			unix.Fstat(int(f.Fd()), &st)
+		if f, st, err := rs.openTemp(dn, tmp, 0); err == nil {
 			have = rs.localBlobs(f, n, locs)
 			f.Close()
 			fs.tmp, fs.tmpIno, fs.resume = tmp, st.Ino, true

@@ -128,13 +128,10 @@ func (rs *restorer) open(fs *fileState) error {
 		return nil
 	}
 	fs.created = true
-	if st, exists, err := fs.dir.lstat(fs.name); err == nil && exists && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return errors.New("a directory is in the way")
-	}
 	var f *os.File
 	var err error
 	if fs.resume {
-		f, err = rs.openTemp(fs.dir, fs.tmp, fs.tmpIno)
+		f, _, err = rs.openTemp(fs.dir, fs.tmp, fs.tmpIno)
 	} else {
 		f, err = rs.createTemp(fs)
 	}
@@ -151,40 +148,41 @@ func (rs *restorer) open(fs *fileState) error {
 }
 
 // createTemp creates fs's temporary file at the name the journal recorded,
-// or, if something is there, at a new one.
+// or, if something is there, at a new one (makeTemp).
 func (rs *restorer) createTemp(fs *fileState) (*os.File, error) {
-	for range 100 {
-		if h := rs.opts.test; h != nil && h.beforeCreate != nil {
-			h.beforeCreate(fs.dir.path, fs.tmp)
-		}
-		f, err := fs.dir.d.Create(fs.tmp, 0o600)
-		if !errors.Is(err, os.ErrExist) {
-			return f, err
-		}
-		fs.tmp = beneath.RandomName(tempPrefix)
-		rs.journal.record(journalEntry{Dir: fs.dir.rel, Name: fs.name, Temp: fs.tmp})
+	if h := rs.opts.test; h != nil && h.beforeCreate != nil {
+		h.beforeCreate(fs.dir.path, fs.tmp)
 	}
-	return nil, fmt.Errorf("no free temporary name in %s", fs.dir.path)
+	f, err := fs.dir.d.Create(fs.tmp, 0o600)
+	if !errors.Is(err, os.ErrExist) {
+		return f, err
+	}
+	fs.tmp, err = rs.makeTemp(fs.dir, fs.name, func(tmp string) error {
+		var err error
+		f, err = fs.dir.d.Create(tmp, 0o600)
+		return err
+	})
+	return f, err
 }
 
 // openTemp opens an existing temporary file for writing, only if it is
 // this user's regular file with one name (and, when ino is not zero, the
 // inode this run made): a file planted there is never written.
-func (rs *restorer) openTemp(dn *dirNode, name string, ino uint64) (*os.File, error) {
+func (rs *restorer) openTemp(dn *dirNode, name string, ino uint64) (*os.File, unix.Stat_t, error) {
+	var st unix.Stat_t
 	f, err := dn.d.OpenFile(name, unix.O_RDWR)
 	if err != nil {
-		return nil, err
+		return nil, st, err
 	}
-	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		f.Close()
-		return nil, err
+		return nil, st, err
 	}
 	if int(st.Uid) != rs.euid || st.Nlink != 1 || ino != 0 && st.Ino != ino {
 		f.Close()
-		return nil, fmt.Errorf("temporary file %s is not the one this restore made", dn.join(name))
+		return nil, st, fmt.Errorf("temporary file %s is not the one this restore made", dn.join(name))
 	}
-	return f, nil
+	return f, st, nil
 }
 
 // finish closes a complete file, applies its metadata through its handle
@@ -197,15 +195,15 @@ func (rs *restorer) finish(fs *fileState) {
 	if f == nil {
 		return
 	}
-	e, err := beneath.FileEntry(f)
-	if err == nil {
-		err = rs.setMeta(e, fs.node)
-	}
+	err := rs.setMeta(beneath.FileEntry(f), fs.node)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
 		err = fs.dir.d.Rename(fs.tmp, fs.name)
+		if errors.Is(err, unix.EISDIR) {
+			err = errors.New("a directory is in the way")
+		}
 	}
 	if err != nil {
 		fs.dir.d.Remove(fs.tmp)

@@ -301,9 +301,7 @@ func (f Filter) Match(sn *Snapshot) bool {
 	if len(f.Hosts) > 0 && !slices.Contains(f.Hosts, sn.Hostname) {
 		return false
 	}
-	if len(f.Tags) > 0 && !slices.ContainsFunc(f.Tags, func(list []string) bool {
-		return !slices.ContainsFunc(list, func(t string) bool { return !slices.Contains(sn.Tags, t) })
-	}) {
+	if len(f.Tags) > 0 && !slices.ContainsFunc(f.Tags, func(tags []string) bool { return hasTags(sn, tags) }) {
 		return false
 	}
 	if len(f.Paths) > 0 {

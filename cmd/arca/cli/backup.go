@@ -104,7 +104,7 @@ func (a *app) backupCommand() *cobra.Command {
 				sn, err = backup.Run(ctx, r, opts)
 			}
 			stop()
-			err = finish(err)
+			err = damaged(r, finish(err))
 			if sn == nil {
 				return err
 			}

@@ -20,19 +20,25 @@ import (
 
 type completeFunc = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective)
 
-// completeRepo opens the repository for completion, silently, or returns
-// nil when it cannot without asking for a password.
-func (a *app) completeRepo(cmd *cobra.Command) *repo.Repository {
+// completeRepo opens the repository for completion, silently, and lists
+// its snapshots; it returns no repository when it cannot without asking
+// for a password. The caller closes the repository.
+func (a *app) completeRepo(cmd *cobra.Command) (*repo.Repository, []*snapshot.Snapshot) {
 	if a.passwordFile == "" && a.passwordCmd == "" && a.getenv("ARCA_PASSWORD") == "" &&
 		a.getenv("ARCA_PASSWORD_FILE") == "" && a.getenv("ARCA_PASSWORD_COMMAND") == "" {
-		return nil
+		return nil, nil
 	}
 	a.stderr, a.quiet = io.Discard, true // a completion prints only candidates
 	r, err := a.openRepo(cmd.Context())
 	if err != nil {
-		return nil
+		return nil, nil
 	}
-	return r
+	list, err := snapshot.List(cmd.Context(), r)
+	if err != nil {
+		r.Close()
+		return nil, nil
+	}
+	return r, list
 }
 
 // completeList offers fixed values.
@@ -51,15 +57,11 @@ func (a *app) completeSnapshots(maxArgs int, withPath bool) completeFunc {
 		if maxArgs > 0 && len(args) >= maxArgs {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		r := a.completeRepo(cmd)
+		r, list := a.completeRepo(cmd)
 		if r == nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		defer r.Close()
-		list, err := snapshot.List(cmd.Context(), r)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
 		if ref, p, ok := strings.Cut(toComplete, ":"); ok && withPath {
 			sn, err := snapshot.Find(list, ref)
 			if err != nil {
@@ -110,15 +112,11 @@ func completePath(cmd *cobra.Command, r *repo.Repository, sn *snapshot.Snapshot,
 // snapshots.
 func (a *app) completeField(field func(*snapshot.Snapshot) []string) completeFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		r := a.completeRepo(cmd)
+		r, list := a.completeRepo(cmd)
 		if r == nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		defer r.Close()
-		list, err := snapshot.List(cmd.Context(), r)
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
+		r.Close()
 		var out []string
 		for _, sn := range list {
 			out = append(out, field(sn)...)
