@@ -1,12 +1,9 @@
 package repo
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +11,6 @@ import (
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/index"
 	"github.com/arcabackup/arca/pack"
-	"github.com/arcabackup/arca/repo/backend"
 )
 
 // WriterOptions configure a write session.
@@ -57,23 +53,6 @@ type WriterStats struct {
 type pendingKey struct {
 	t  pack.BlobType
 	id crypto.ID
-}
-
-// packer fills one pack at a time. Packs are written to unlinked temporary
-// files, not kept in memory, so a session's memory does not grow with the
-// pack size or the number of uploads under way.
-type packer struct {
-	mu sync.Mutex
-	w  *pack.Writer
-	f  *os.File
-	bw *bufio.Writer
-}
-
-type upload struct {
-	f       *os.File
-	id      crypto.ID
-	size    int64
-	entries []pack.Entry
 }
 
 // Writer is a write session: it deduplicates blobs against the index and
@@ -136,29 +115,6 @@ func (r *Repository) NewWriter(ctx context.Context, opts WriterOptions) *Writer 
 		w.workers.Go(w.timer)
 	}
 	return w
-}
-
-// timer writes an index file for uploaded packs once CheckpointInterval
-// has passed since the last one, even when no upload finishes meanwhile
-// (a session reading files whose blobs are all known).
-func (w *Writer) timer() {
-	t := time.NewTicker(w.opts.CheckpointInterval / 4)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.stop:
-			return
-		case <-t.C:
-			w.mu.Lock()
-			due := len(w.unindexed) > 0 && w.opts.Now().Sub(w.lastCheckpoint) >= w.opts.CheckpointInterval
-			w.mu.Unlock()
-			if due {
-				if err := w.checkpoint(); err != nil {
-					w.setErr(err)
-				}
-			}
-		}
-	}
 }
 
 // Compression returns the session's compression mode.
@@ -270,131 +226,6 @@ func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp 
 		return stored, w.enqueue(full)
 	}
 	return stored, nil
-}
-
-// startPack opens a new pack in an unlinked temporary file. p.mu is held.
-func (w *Writer) startPack(p *packer) error {
-	f, err := os.CreateTemp(w.opts.TempDir, "arca-pack-")
-	if err != nil {
-		return fmt.Errorf("repo: temporary pack file: %w", err)
-	}
-	_ = os.Remove(f.Name()) // lives until closed; nothing is left after a crash
-	if p.bw == nil {
-		p.bw = bufio.NewWriterSize(f, 256<<10)
-	} else {
-		p.bw.Reset(f)
-	}
-	pw, err := pack.NewWriter(w.r.key, p.bw)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	p.w, p.f = pw, f
-	return nil
-}
-
-// finishPack completes p's pack. p.mu is held.
-func (w *Writer) finishPack(p *packer) (upload, error) {
-	pw, f := p.w, p.f
-	p.w, p.f = nil, nil
-	id, size, entries, err := pw.Finish()
-	if err == nil {
-		err = p.bw.Flush()
-	}
-	if err != nil {
-		f.Close()
-		return upload{}, fmt.Errorf("repo: write temporary pack: %w", err)
-	}
-	return upload{f: f, id: id, size: size, entries: entries}, nil
-}
-
-func (w *Writer) enqueue(u upload) error {
-	w.inflight.Add(1)
-	select {
-	case w.uploads <- u:
-		return nil
-	case <-w.user.Done():
-		u.f.Close()
-		w.inflight.Done()
-		w.setErr(w.user.Err())
-		return w.user.Err()
-	}
-}
-
-func (w *Writer) uploader() {
-	for u := range w.uploads {
-		w.store(u)
-		w.inflight.Done()
-	}
-}
-
-func (w *Writer) store(u upload) {
-	defer u.f.Close()
-	if w.Err() != nil {
-		return
-	}
-	id := u.id
-	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
-	if err := w.r.be.Save(w.ctx, h, io.NewSectionReader(u.f, 0, u.size)); err != nil {
-		w.setErr(fmt.Errorf("repo: upload %s: %w", h, err))
-		return
-	}
-	w.packs.Add(1)
-	w.storedBytes.Add(u.size)
-	entries := append([]pack.Entry(nil), u.entries...)
-	w.mu.Lock()
-	for _, e := range entries {
-		w.pending[pendingKey{e.Type, e.ID}] = true
-	}
-	w.unindexed = append(w.unindexed, index.Pack{ID: id, Size: u.size, Entries: entries})
-	w.unindexedBlobs += len(entries)
-	due := len(w.unindexed) >= checkpointPacks || w.unindexedBlobs >= checkpointBlobs ||
-		w.opts.Now().Sub(w.lastCheckpoint) >= w.opts.CheckpointInterval
-	w.mu.Unlock()
-	if due {
-		if err := w.checkpoint(); err != nil {
-			w.setErr(err)
-		}
-	}
-}
-
-// checkpoint writes an index file for the packs uploaded since the last one
-// and moves their blobs from the session into the cache.
-func (w *Writer) checkpoint() error {
-	if w.opts.DryRun {
-		return nil
-	}
-	w.checkpointMu.Lock()
-	defer w.checkpointMu.Unlock()
-	w.mu.Lock()
-	packs := w.unindexed
-	w.unindexed, w.unindexedBlobs = nil, 0
-	w.lastCheckpoint = w.opts.Now()
-	w.mu.Unlock()
-	if len(packs) == 0 {
-		return nil
-	}
-	f := &index.File{Packs: packs}
-	plain := f.Encode(nil)
-	id, err := w.r.SaveFile(w.ctx, backend.IndexFile, crypto.KindIndex, plain)
-	if err != nil {
-		return err
-	}
-	w.indexFiles.Add(1)
-	if fi, err := w.r.be.Stat(w.ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err == nil {
-		w.storedBytes.Add(fi.Size)
-	}
-	if err := w.r.idx.AddFile(id, f); err != nil {
-		return err
-	}
-	w.mu.Lock()
-	for _, p := range packs {
-		for _, e := range p.Entries {
-			delete(w.pending, pendingKey{e.Type, e.ID})
-		}
-	}
-	w.mu.Unlock()
-	return nil
 }
 
 // Flush uploads partial packs and writes an index file for everything not
