@@ -18,6 +18,7 @@ const (
 	KindSnapshot   Kind = 6
 	KindMaster     Kind = 7
 	KindLock       Kind = 8
+	KindCandidates Kind = 9 // a prune's candidate list (format version 2)
 )
 
 // AD returns the associated data "arca" | version | kind, followed by id for

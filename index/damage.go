@@ -1,6 +1,7 @@
 package index
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/arcabackup/arca/crypto"
@@ -78,6 +79,9 @@ func (d *DB) MarkFileDamaged(id crypto.ID, reason string) error {
 	err := d.db.Update(func(txn *badger.Txn) error {
 		if err := txn.Set(append([]byte{prefixBadFile}, id[:]...), []byte(reason)); err != nil {
 			return err
+		}
+		if _, err := txn.Get(fileKey(id)); !errors.Is(err, badger.ErrKeyNotFound) {
+			return err // loaded already: keep the packs it holds
 		}
 		return txn.Set(fileKey(id), nil)
 	})

@@ -8,8 +8,13 @@ import (
 	"github.com/arcabackup/arca/pack"
 )
 
-// Version is the index file format version.
-const Version = 1
+// Index file format versions: version 2 adds the list of index files a
+// file supersedes. Encode writes version 1 when there is none, so that
+// writers of format-1 repositories stay readable by older arca.
+const (
+	Version1 = 1
+	Version  = 2
+)
 
 // Pack lists the blobs of one pack.
 type Pack struct {
@@ -19,17 +24,31 @@ type Pack struct {
 }
 
 // File is the plaintext content of one index file: the packs a write
-// session uploaded since its previous index file.
+// session uploaded since its previous index file, or (written by prune and
+// repair) what is left of the index files it supersedes.
 type File struct {
-	Packs []Pack
+	// Supersedes names index files this one replaces: a reader drops what
+	// they listed and takes this file's list instead.
+	Supersedes []crypto.ID
+	Packs      []Pack
 }
 
 // Encode appends the plaintext encoding of f to dst:
 //
-//	version u8 | npacks uvarint | npacks × (pack id [32] | size uvarint |
-//	pack header as in pack.EncodeHeader, without its version byte)
+//	version u8 (1) | npacks uvarint | npacks × pack
+//	version u8 (2) | nsuper uvarint | nsuper × id | npacks uvarint | npacks × pack
+//	pack = pack id [32] | size uvarint | pack header as in
+//	       pack.EncodeHeader, without its version byte
 func (f *File) Encode(dst []byte) []byte {
-	dst = append(dst, Version)
+	if len(f.Supersedes) == 0 {
+		dst = append(dst, Version1)
+	} else {
+		dst = append(dst, Version)
+		dst = binary.AppendUvarint(dst, uint64(len(f.Supersedes)))
+		for _, id := range f.Supersedes {
+			dst = append(dst, id[:]...)
+		}
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(f.Packs)))
 	for _, p := range f.Packs {
 		dst = append(dst, p.ID[:]...)
@@ -48,16 +67,30 @@ func Decode(b []byte) (*File, error) {
 	if len(b) < 1 {
 		return nil, corrupt("empty index file")
 	}
-	if b[0] != Version {
-		return nil, corrupt("version %d, want %d", b[0], Version)
+	version := b[0]
+	if version != Version1 && version != Version {
+		return nil, corrupt("version %d, want %d or %d", b[0], Version1, Version)
 	}
 	b = b[1:]
+	var super []crypto.ID
+	if version == Version {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n == 0 || n > uint64(len(b)/crypto.IDSize) {
+			return nil, corrupt("bad count of superseded files")
+		}
+		b = b[k:]
+		super = make([]crypto.ID, n)
+		for i := range super {
+			copy(super[i][:], b)
+			b = b[crypto.IDSize:]
+		}
+	}
 	n, k := binary.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)/(crypto.IDSize+2)) {
 		return nil, corrupt("bad pack count")
 	}
 	b = b[k:]
-	f := &File{Packs: make([]Pack, 0, n)}
+	f := &File{Supersedes: super, Packs: make([]Pack, 0, n)}
 	for i := range n {
 		if len(b) < crypto.IDSize {
 			return nil, corrupt("pack %d truncated", i)

@@ -26,8 +26,15 @@ func TestFileGolden(t *testing.T) {
 			{Type: pack.TreeBlob, ID: crypto.Hash([]byte("c")), Offset: 0, Length: 120, RawLength: 80},
 		}},
 	}}
+	checkGolden(t, f, filepath.Join("testdata", "index.hex"))
+	// Version 2: the same packs, superseding two files.
+	f.Supersedes = []crypto.ID{crypto.Hash([]byte("index 1")), crypto.Hash([]byte("index 2"))}
+	checkGolden(t, f, filepath.Join("testdata", "index-v2.hex"))
+}
+
+func checkGolden(t *testing.T, f *File, path string) {
+	t.Helper()
 	got := f.Encode(nil)
-	path := filepath.Join("testdata", "index.hex")
 	if *update {
 		os.WriteFile(path, []byte(hex.EncodeToString(got)+"\n"), 0o644)
 	}

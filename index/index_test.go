@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,6 +70,9 @@ func TestDecodeRejects(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add(testFile(1, 2).Encode(nil))
 	f.Add((&File{}).Encode(nil))
+	v2 := testFile(1, 2)
+	v2.Supersedes = []crypto.ID{crypto.Hash([]byte("old"))}
+	f.Add(v2.Encode(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		file, err := Decode(b)
 		if err != nil {
@@ -269,5 +273,99 @@ func TestRemoveStale(t *testing.T) {
 		if _, err := os.Stat(dir); (err == nil) != want {
 			t.Errorf("%s exists: %v; want %v", filepath.Base(dir), err == nil, want)
 		}
+	}
+}
+
+// TestDropFile: the cache keeps every copy of a blob, and dropping an index
+// file removes exactly the packs no other loaded file lists, with their
+// copies and damage marks.
+func TestDropFile(t *testing.T) {
+	db, err := OpenDB(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mk := func(entries ...crypto.ID) Pack {
+		p := Pack{ID: randomID()}
+		for i, id := range entries {
+			p.Entries = append(p.Entries, pack.Entry{Type: pack.DataBlob, ID: id, Offset: uint32(i * 100), Length: 100, RawLength: 60})
+		}
+		p.Size = int64(len(entries)*100 + 50)
+		return p
+	}
+	x, y, z, w := randomID(), randomID(), randomID(), randomID()
+	a, b, c := mk(x, y), mk(z), mk(w, x)
+	f1, f2 := randomID(), randomID()
+	if err := db.AddFile(f1, &File{Packs: []Pack{a, b}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AddFile(f2, &File{Packs: []Pack{c, b}}); err != nil {
+		t.Fatal(err)
+	}
+	where := func(id crypto.ID) []crypto.ID {
+		locs, err := db.LookupAll(pack.DataBlob, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []crypto.ID
+		for _, l := range locs {
+			out = append(out, l.Pack)
+		}
+		return out
+	}
+	if got := where(x); !slices.Equal(got, []crypto.ID{a.ID, c.ID}) {
+		t.Fatalf("copies of x = %v; want packs a, c", got)
+	}
+	if loc, _, _ := db.Lookup(pack.DataBlob, x); loc.Pack != a.ID || loc.Entry.Offset != 0 {
+		t.Fatalf("Lookup(x) = %+v; want the first copy", loc)
+	}
+	if err := db.MarkDamaged(Damage{Pack: a.ID, Reason: "missing"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DropFile(f1, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := where(x); !slices.Equal(got, []crypto.ID{c.ID}) {
+		t.Errorf("after dropping f1, copies of x = %v; want pack c", got)
+	}
+	if got := where(y); got != nil {
+		t.Errorf("after dropping f1, y is still at %v", got)
+	}
+	if got := where(z); !slices.Equal(got, []crypto.ID{b.ID}) {
+		t.Errorf("pack b, listed by f2 too, lost: z at %v", got)
+	}
+	if ok, _ := db.HasPack(a.ID); ok {
+		t.Error("pack a still listed")
+	}
+	if dm, _ := db.Damaged(); len(dm) != 0 {
+		t.Errorf("damage of the dropped pack kept: %v", dm)
+	}
+	files, _ := db.Files()
+	sup, _ := db.Superseded()
+	if len(files) != 1 || !files[f2] || !sup[f1] {
+		t.Errorf("files %v, superseded %v; want f2 loaded, f1 superseded", files, sup)
+	}
+	if err := db.DropFile(f2, false); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.Count(); n != 0 {
+		t.Errorf("%d blobs left after dropping every file", n)
+	}
+}
+
+// TestAddFileLarge: a file whose entries exceed one badger transaction
+// loads whole.
+func TestAddFileLarge(t *testing.T) {
+	db, err := OpenDB(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	f := testFile(4, 20000)
+	if err := db.AddFile(randomID(), f); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := db.Count(); n != 80000 {
+		t.Fatalf("Count = %d; want 80000", n)
 	}
 }

@@ -10,8 +10,15 @@ import (
 	"github.com/restic/chunker"
 )
 
-// ConfigVersion is the repository format version stored in the config.
-const ConfigVersion = 1
+// Repository format versions, stored in the config. Version 2 adds
+// two-phase garbage collection (docs/format.md, "Candidate list"): its
+// writers read the candidate lists, so prune runs only on version 2, which
+// arca before it refuses to open. Version 1 repositories are read and
+// written as before; `arca migrate` moves one to version 2.
+const (
+	ConfigVersion1 = 1
+	ConfigVersion  = 2
+)
 
 // Config is the repository's encrypted configuration, fixed at Init.
 type Config struct {
@@ -64,8 +71,8 @@ func ParseConfig(b []byte) (Config, error) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return c, fmt.Errorf("repo: config: %w: %v", ErrCorrupt, err)
 	}
-	if c.Version != ConfigVersion {
-		return c, fmt.Errorf("repo: config version %d not supported (want %d)", c.Version, ConfigVersion)
+	if c.Version != ConfigVersion1 && c.Version != ConfigVersion {
+		return c, fmt.Errorf("repo: config version %d not supported (this arca reads versions %d and %d; a newer arca wrote it)", c.Version, ConfigVersion1, ConfigVersion)
 	}
 	if _, err := pack.ParseCompression(string(c.Compression)); err != nil {
 		return c, fmt.Errorf("repo: config: %w", err)

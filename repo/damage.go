@@ -133,13 +133,26 @@ func (r *Repository) usable(loc index.Location) bool {
 }
 
 // has reports whether blob id of type t is stored in a copy not known to
-// be missing or damaged: what deduplication may rely on.
+// be missing or damaged and not in a pack marked for deletion: what
+// deduplication may rely on.
 func (r *Repository) has(t pack.BlobType, id crypto.ID) (bool, error) {
 	loc, ok, err := r.idx.Lookup(t, id)
 	if err != nil || !ok {
 		return false, err
 	}
-	return r.usable(loc), nil
+	if r.usable(loc) && !r.cands.has(loc.Pack) {
+		return true, nil // the common case: one lookup
+	}
+	locs, err := r.idx.LookupAll(t, id)
+	if err != nil {
+		return false, err
+	}
+	for _, l := range locs[1:] {
+		if r.usable(l) && !r.cands.has(l.Pack) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Damage reports an object that is missing or damaged: what names it (a

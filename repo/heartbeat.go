@@ -167,8 +167,11 @@ func (r *Repository) RemoveStaleHeartbeats(ctx context.Context, hostname string)
 
 // AnnounceOptions describe a writer.
 type AnnounceOptions struct {
-	Operation          string
-	Exclusive          bool
+	Operation string
+	Exclusive bool
+	// Solo: no other writer of the same Operation may run at the same
+	// time (prunes).
+	Solo               bool
 	Hostname, Username string
 	// Interval overrides HeartbeatInterval (tests).
 	Interval time.Duration
@@ -209,6 +212,20 @@ func (r *Repository) Announce(ctx context.Context, opts AnnounceOptions) (*Heart
 	if err := h.write(ctx); err != nil {
 		return nil, nil, err
 	}
+	// After the heartbeat, never before: a prune writes its candidate list
+	// and then reads the heartbeats, so either it sees this writer (and
+	// waits for it) or this writer sees its list.
+	if err := r.ReadCandidates(ctx); err != nil {
+		h.remove()
+		return nil, nil, err
+	}
+	// And the index after the lists: a sweep finished before this writer
+	// announced itself has superseded the index files of the packs it
+	// deleted, which the cache must drop before anything deduplicates.
+	if err := r.SyncIndex(ctx); err != nil {
+		h.remove()
+		return nil, nil, err
+	}
 	others, err := r.Heartbeats(ctx)
 	if err != nil {
 		h.remove()
@@ -221,8 +238,9 @@ func (r *Repository) Announce(ctx context.Context, opts AnnounceOptions) (*Heart
 		stale, why := o.Stale(now, opts.Hostname)
 		switch {
 		case stale:
+			r.sawStale.Store(true)
 			r.Warn(fmt.Sprintf("a stale heartbeat in the repository: %s; %s (if that process is gone, 'arca unlock' removes it)", o, why))
-		case opts.Exclusive || o.Exclusive:
+		case opts.Exclusive || o.Exclusive || (opts.Solo && o.Operation == opts.Operation):
 			h.remove()
 			return nil, nil, fmt.Errorf("%w: %s", ErrBusy, o)
 		}
@@ -291,6 +309,9 @@ func (h *Heartbeat) refresh(ctx context.Context, interval time.Duration) {
 				continue
 			}
 			lastOK = h.r.now()
+			if err := h.r.ReadCandidates(ctx); err != nil && ctx.Err() == nil {
+				h.r.Warn(fmt.Sprintf("reading the candidate lists: %v", err))
+			}
 		}
 	}
 }

@@ -20,14 +20,34 @@ var ErrBlobNotFound = errors.New("repo: blob not found in index")
 // LoadBlob reads, verifies and returns blob id of type t, appended to dst.
 // A missing pack or a blob that fails verification is remembered, so
 // that later backups store the blob again rather than rely on this copy.
+//
+// When the blob has several copies, the usable ones are tried first and
+// each in turn until one reads and verifies.
 func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID, dst []byte) ([]byte, error) {
-	loc, ok, err := r.idx.Lookup(t, id)
+	locs, err := r.Copies(t, id)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if len(locs) == 0 {
 		return nil, fmt.Errorf("repo: %s blob %s: %w", t, id.Short(), ErrBlobNotFound)
 	}
+	var first error
+	for _, loc := range locs {
+		out, err := r.loadCopy(ctx, t, id, loc, dst)
+		if err == nil {
+			return out, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return nil, first
+}
+
+func (r *Repository) loadCopy(ctx context.Context, t pack.BlobType, id crypto.ID, loc Location, dst []byte) ([]byte, error) {
 	sealed := make([]byte, loc.Entry.Length)
 	h := backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}
 	if err := backend.ReadAt(ctx, r.be, h, sealed, int64(loc.Entry.Offset)); err != nil {

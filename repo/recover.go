@@ -41,15 +41,30 @@ func (r *Repository) ListPacks(ctx context.Context) (map[crypto.ID]int64, error)
 // indexed from their own sealed headers, so the session reuses them
 // instead of uploading them again. A pack that another host is writing
 // right now may be indexed twice; duplicate index entries are harmless.
+// Packs in a candidate list (ReadCandidates) are left alone either way:
+// a prune has taken them out of the index, or is about to, and will
+// delete them.
 func (r *Repository) SyncPacks(ctx context.Context) error {
 	r.removeStale(ctx)
+	// The index first: a prune may have replaced index files since this
+	// session opened the repository, and their packs are gone.
+	if err := r.SyncIndex(ctx); err != nil {
+		return err
+	}
 	packs, err := r.ListPacks(ctx)
 	if err != nil {
 		return err
 	}
+	start := r.now()
+	for id := range packs {
+		if r.cands.has(id) {
+			delete(packs, id)
+		}
+	}
 	err = r.idx.Packs(func(id crypto.ID, size int64) error {
 		got, ok := packs[id]
 		switch {
+		case r.cands.has(id):
 		case !ok:
 			r.markDamaged(id, 0, crypto.ID{}, reasonMissing)
 			r.Warn(fmt.Sprintf("pack %s is missing from the repository: its blobs will be stored again when their files are backed up", id.Short()))
@@ -65,18 +80,42 @@ func (r *Repository) SyncPacks(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("repo: %w", err)
 	}
-	if len(packs) == 0 {
-		return nil
+	if len(packs) > 0 {
+		f, err := r.indexFromHeaders(ctx, packs)
+		if err != nil {
+			return err
+		}
+		if len(f.Packs) > 0 {
+			id, err := r.SaveFile(ctx, backend.IndexFile, crypto.KindIndex, f.Encode(nil))
+			if err != nil {
+				return err
+			}
+			if err := r.idx.AddFile(id, f); err != nil {
+				return err
+			}
+		}
 	}
-	f, err := r.indexFromHeaders(ctx, packs)
-	if err != nil || len(f.Packs) == 0 {
-		return err
+	return r.idx.SetLastSync(start)
+}
+
+// PackSyncInterval is how often a write session compares a remote
+// repository's packs with the index when nothing calls for it sooner.
+const PackSyncInterval = 24 * time.Hour
+
+// PackSyncDue says whether a write session should run SyncPacks: after
+// an unclean session (a heartbeat left by a writer that is gone, seen
+// when this process announced itself), when this cache has not compared
+// for PackSyncInterval, and always for a backend whose listing is cheap
+// (a local directory: one directory read per pack subdirectory).
+func (r *Repository) PackSyncDue() bool {
+	if r.sawStale.Load() {
+		return true
 	}
-	id, err := r.SaveFile(ctx, backend.IndexFile, crypto.KindIndex, f.Encode(nil))
-	if err != nil {
-		return err
+	if c, ok := r.be.(backend.CheapLister); ok && c.CheapList() {
+		return true
 	}
-	return r.idx.AddFile(id, f)
+	last, err := r.idx.LastSync()
+	return err != nil || r.now().Sub(last) >= PackSyncInterval
 }
 
 // StaleAge is how old a temporary file of a write session must be before

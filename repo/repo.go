@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arcabackup/arca/crypto"
@@ -38,6 +40,10 @@ type Repository struct {
 	cacheDir string
 	tempDir  string // a private cache to remove on Close, when the shared one was busy
 	dmg      damage
+	cands    candidates
+	avoidMu  sync.Mutex
+	avoid    map[crypto.ID]bool
+	sawStale atomic.Bool // Announce saw a heartbeat of a writer that is gone
 
 	Warn func(msg string) // reports recoverable problems; never nil after Open
 	now  func() time.Time // OpenOptions.Now
@@ -228,6 +234,9 @@ func (r *Repository) Close() error {
 	return err
 }
 
+// Now returns the current time (OpenOptions.Now).
+func (r *Repository) Now() time.Time { return r.now() }
+
 // Config returns the repository's configuration.
 func (r *Repository) Config() Config { return r.cfg }
 
@@ -243,11 +252,13 @@ func (r *Repository) KeyID() crypto.ID { return r.keyID }
 // CacheDir returns the directory of the local cache in use.
 func (r *Repository) CacheDir() string { return r.cacheDir }
 
-// SyncIndex loads index files the cache has not seen. If the cache knows an
-// index file that is gone from the repository, the cache is rebuilt. An
-// index file that cannot be read is reported through Damage and skipped,
-// and the packs it may have listed are indexed in the cache from their own
-// headers (nothing is written to the repository).
+// SyncIndex brings the cache up to date with the repository's index
+// files: it loads the files it has not seen, and drops exactly what the
+// files that vanished or were superseded (by a prune or a repair that
+// rewrote them) listed, so that no pack they alone listed is used again.
+// An index file that cannot be read is reported through Damage and
+// skipped, and the packs it may have listed are indexed in the cache from
+// their own headers (nothing is written to the repository).
 func (r *Repository) SyncIndex(ctx context.Context) error {
 	ids, err := r.ListFiles(ctx, backend.IndexFile)
 	if err != nil {
@@ -257,29 +268,25 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("repo: cache: %w", err)
 	}
+	superseded, err := r.idx.Superseded()
+	if err != nil {
+		return fmt.Errorf("repo: cache: %w", err)
+	}
 	present := make(map[crypto.ID]bool, len(ids))
 	for _, id := range ids {
 		present[id] = true
 	}
-	for id := range known {
-		if !present[id] {
-			if err := r.idx.Reset(); err != nil {
-				return err
-			}
-			known = map[crypto.ID]bool{}
-			break
-		}
-	}
 	var missing []crypto.ID
 	for _, id := range ids {
-		if !known[id] {
+		if !known[id] && !superseded[id] {
 			missing = append(missing, id)
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
-	var mu sync.Mutex // badger write batches are safe, but serialize for steady memory
+	var mu sync.Mutex
 	damaged := map[crypto.ID]error{}
+	supersede := map[crypto.ID]bool{}
 	for _, id := range missing {
 		g.Go(func() error {
 			f, err := r.LoadIndexFile(gctx, id)
@@ -294,11 +301,39 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 			case err != nil:
 				return err
 			}
+			for _, old := range f.Supersedes {
+				supersede[old] = true
+			}
 			return r.idx.AddFile(id, f)
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	// Superseded files first (their replacements are loaded), then those
+	// that vanished.
+	for id := range supersede {
+		if superseded[id] {
+			continue
+		}
+		if err := r.idx.DropFile(id, present[id]); err != nil {
+			return err
+		}
+		delete(damaged, id)
+	}
+	for id := range known {
+		if !present[id] && !supersede[id] {
+			if err := r.idx.DropFile(id, false); err != nil {
+				return err
+			}
+		}
+	}
+	for id := range superseded {
+		if !present[id] {
+			if err := r.idx.ForgetSuperseded(id); err != nil {
+				return err
+			}
+		}
 	}
 	if len(damaged) > 0 {
 		if err := r.rebuildIndex(ctx, damaged); err != nil {
@@ -358,7 +393,36 @@ func (r *Repository) LoadIndexFile(ctx context.Context, id crypto.ID) (*index.Fi
 	return f, nil
 }
 
-// Lookup returns the location of a blob.
+// Lookup returns the location of a blob: its first copy not known to be
+// missing or damaged, or its first copy if all are.
 func (r *Repository) Lookup(t pack.BlobType, id crypto.ID) (Location, bool, error) {
-	return r.idx.Lookup(t, id)
+	locs, err := r.idx.LookupAll(t, id)
+	if err != nil || len(locs) == 0 {
+		return Location{}, false, err
+	}
+	for _, l := range locs {
+		if r.usable(l) {
+			return l, true, nil
+		}
+	}
+	return locs[0], true, nil
+}
+
+// Copies returns every indexed copy of a blob, usable ones first.
+func (r *Repository) Copies(t pack.BlobType, id crypto.ID) ([]Location, error) {
+	locs, err := r.idx.LookupAll(t, id)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(locs, func(a, b Location) int {
+		ua, ub := r.usable(a), r.usable(b)
+		switch {
+		case ua == ub:
+			return 0
+		case ua:
+			return -1
+		}
+		return 1
+	})
+	return locs, nil
 }

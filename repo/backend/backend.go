@@ -20,10 +20,11 @@ const (
 	IndexFile
 	SnapshotFile
 	LockFile
+	PruneFile // candidate lists of two-phase garbage collection (format version 2)
 )
 
 // AllTypes lists the file types, for iteration.
-var AllTypes = []FileType{ConfigFile, KeyFile, PackFile, IndexFile, SnapshotFile, LockFile}
+var AllTypes = []FileType{ConfigFile, KeyFile, PackFile, IndexFile, SnapshotFile, LockFile, PruneFile}
 
 // Dir returns the directory the type's files live in ("" for the config).
 func (t FileType) Dir() string {
@@ -40,6 +41,8 @@ func (t FileType) Dir() string {
 		return "snapshots"
 	case LockFile:
 		return "locks"
+	case PruneFile:
+		return "prune"
 	}
 	return fmt.Sprintf("filetype%d", uint8(t))
 }
@@ -68,6 +71,9 @@ func (h Handle) String() string {
 type FileInfo struct {
 	Name string
 	Size int64
+	// ModTime is when the storage stored the file, by the storage's
+	// clock; zero when the backend cannot tell.
+	ModTime time.Time
 }
 
 // Source is the content of a file to save. It can be read any number of
@@ -101,8 +107,9 @@ var ErrNoRepository = errors.New("backend: no repository at this location")
 type Backend interface {
 	// Location describes where the files are, for messages.
 	Location() string
-	// Save stores the content of src under h atomically and durably. src
-	// may be read more than once (for retries).
+	// Save stores the content of src under h atomically and durably,
+	// replacing what h held (only the config is ever replaced). src may be
+	// read more than once (for retries).
 	Save(ctx context.Context, h Handle, src Source) error
 	// Load returns length bytes of h starting at offset; length 0 means to
 	// the end. Reading past the end returns what there is and no error
@@ -110,7 +117,9 @@ type Backend interface {
 	Load(ctx context.Context, h Handle, offset, length int64) (io.ReadCloser, error)
 	// Stat returns the size of h.
 	Stat(ctx context.Context, h Handle) (FileInfo, error)
-	// List calls fn for each file of type t, in no particular order.
+	// List calls fn for each file of type t, in no particular order. A
+	// type that holds no file yet lists nothing; any other failure to
+	// list is an error, never an empty listing.
 	List(ctx context.Context, t FileType, fn func(FileInfo) error) error
 	// Remove deletes h. Removing a missing file returns ErrNotExist.
 	Remove(ctx context.Context, h Handle) error
@@ -125,6 +134,13 @@ type TempCleaner interface {
 	// how many it removed. A save still writing keeps changing its file;
 	// one whose file was removed fails rather than store something partial.
 	CleanTemp(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// CheapLister is implemented by backends that can list every pack at a
+// cost that does not matter next to a backup (a local directory), so a
+// write session compares the packs with the index every time.
+type CheapLister interface {
+	CheapList() bool
 }
 
 // ReadAll loads a whole file.

@@ -257,9 +257,12 @@ func newArchiver(ctx context.Context, r *repo.Repository, opts Options) *archive
 
 // recoverPacks compares the repository's packs with the index (repo.SyncPacks:
 // lost or damaged packs leave deduplication, packs an interrupted session
-// left are indexed), unless this is a dry run, which writes nothing.
+// left are indexed) when it is due (repo.PackSyncDue) or when the backup
+// reads every file (no parent: --force, or a first backup), which then
+// stores again every blob not verifiably present. A dry run writes
+// nothing.
 func recoverPacks(ctx context.Context, r *repo.Repository, opts Options) error {
-	if opts.DryRun {
+	if opts.DryRun || (opts.Parent != nil && !r.PackSyncDue()) {
 		return nil
 	}
 	return r.SyncPacks(ctx)

@@ -224,8 +224,14 @@ func (rs *restorer) restorePack(ctx context.Context, pr *repo.PackReader, id cry
 	n, err := pr.Read(ctx, id, entries, func(e pack.Entry, plain []byte, err error) error {
 		bw := blobs[e.ID]
 		if err != nil {
-			rs.blobFailed(bw, err)
-			return nil
+			// Another copy of the blob, if the index knows one (the failed
+			// copy is now known to be damaged, so it is tried last).
+			other, lerr := rs.r.LoadBlob(ctx, pack.DataBlob, e.ID, nil)
+			if lerr != nil {
+				rs.blobFailed(bw, err)
+				return nil
+			}
+			plain = other
 		}
 		zero := allZero(plain)
 		for _, wr := range bw.writes {

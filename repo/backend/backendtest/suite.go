@@ -12,6 +12,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/arcabackup/arca/repo/backend"
 )
@@ -44,6 +45,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 	t.Run("Cancelled", func(t *testing.T) { testCancelled(t, newBackend(t)) })
 	t.Run("FailedSave", func(t *testing.T) { testFailedSave(t, newBackend(t)) })
 	t.Run("SameNameAtOnce", func(t *testing.T) { testSameNameAtOnce(t, newBackend(t)) })
+	t.Run("ModTime", func(t *testing.T) { testModTime(t, newBackend(t)) })
 }
 
 func testSaveLoad(t *testing.T, b backend.Backend) {
@@ -118,7 +120,7 @@ func testNotExist(t *testing.T, b backend.Backend) {
 func testList(t *testing.T, b backend.Backend) {
 	ctx := t.Context()
 	want := map[backend.FileType][]string{}
-	for _, ft := range []backend.FileType{backend.PackFile, backend.IndexFile, backend.SnapshotFile, backend.KeyFile, backend.LockFile} {
+	for _, ft := range []backend.FileType{backend.PackFile, backend.IndexFile, backend.SnapshotFile, backend.KeyFile, backend.LockFile, backend.PruneFile} {
 		for i := range 5 {
 			data := randomData(10 + i)
 			n := name(data)
@@ -205,6 +207,41 @@ func testConfig(t *testing.T, b backend.Backend) {
 	got, err := backend.ReadAll(ctx, b, h)
 	if err != nil || string(got) != "cfg" {
 		t.Fatalf("config = %q, %v", got, err)
+	}
+	// A migration replaces the config, and only the config.
+	if err := b.Save(ctx, h, backend.Bytes([]byte("config v2"))); err != nil {
+		t.Fatalf("replacing the config: %v", err)
+	}
+	got, err = backend.ReadAll(ctx, b, h)
+	if err != nil || string(got) != "config v2" {
+		t.Fatalf("replaced config = %q, %v", got, err)
+	}
+}
+
+// testModTime: Stat and List give the storage's time of each save (the
+// clock prune takes), or none at all.
+func testModTime(t *testing.T, b backend.Backend) {
+	ctx := t.Context()
+	before := time.Now()
+	data := randomData(100)
+	h := backend.Handle{Type: backend.PruneFile, Name: name(data)}
+	if err := b.Save(ctx, h, backend.Bytes(data)); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := b.Stat(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.ModTime.IsZero() {
+		return // the backend has no clock
+	}
+	if d := fi.ModTime.Sub(before); d < -time.Minute || d > time.Minute {
+		t.Errorf("ModTime %s is %s from the time of the save", fi.ModTime, d)
+	}
+	var listed time.Time
+	err = b.List(ctx, backend.PruneFile, func(fi backend.FileInfo) error { listed = fi.ModTime; return nil })
+	if err != nil || !listed.Equal(fi.ModTime) {
+		t.Errorf("List gives ModTime %s, Stat %s (err %v)", listed, fi.ModTime, err)
 	}
 }
 

@@ -89,6 +89,17 @@ func (b *Backend) RemoveCreated() {
 // Location implements backend.Backend.
 func (b *Backend) Location() string { return b.root }
 
+// CheapList implements backend.CheapLister: listing the packs reads 256
+// local directories.
+func (b *Backend) CheapList() bool { return true }
+
+// rootExists says whether the repository's directory is there: a missing
+// type directory inside it is empty, a missing root is an error.
+func (b *Backend) rootExists() bool {
+	fi, err := os.Stat(b.root)
+	return err == nil && fi.IsDir()
+}
+
 func (b *Backend) path(h backend.Handle) string {
 	switch h.Type {
 	case backend.ConfigFile:
@@ -127,6 +138,13 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, src backend.Source
 	_, _ = rand.Read(rnd[:])
 	tmp := filepath.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if errors.Is(err, fs.ErrNotExist) && h.Type != backend.PackFile && b.rootExists() {
+		// A directory of a later format version (prune/) in a repository
+		// made before it.
+		if err = os.Mkdir(dir, 0o700); err == nil || errors.Is(err, fs.ErrExist) {
+			f, err = os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("local: save %s: %w", h, err)
 	}
@@ -223,7 +241,7 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 	if err != nil {
 		return backend.FileInfo{}, mapErr(h, err)
 	}
-	return backend.FileInfo{Name: h.Name, Size: fi.Size()}, nil
+	return backend.FileInfo{Name: h.Name, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
 // List implements backend.Backend.
@@ -256,7 +274,9 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 	}
 	for _, dir := range dirs {
 		entries, err := os.ReadDir(dir)
-		if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && !packs && b.rootExists() {
+			continue // a directory of a later format version, not made yet
+		} else if err != nil {
 			return fmt.Errorf("local: list %s: %w", dir, err)
 		}
 		for _, e := range entries {
@@ -279,7 +299,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 			} else if err != nil {
 				return fmt.Errorf("local: list %s: %w", dir, err)
 			}
-			if err := fn(backend.FileInfo{Name: e.Name(), Size: info.Size()}); err != nil {
+			if err := fn(backend.FileInfo{Name: e.Name(), Size: info.Size(), ModTime: info.ModTime()}); err != nil {
 				return err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/arcabackup/arca/repo/backend"
 )
@@ -16,10 +17,22 @@ import (
 type Backend struct {
 	mu    sync.RWMutex
 	files map[backend.Handle][]byte
+	times map[backend.Handle]time.Time
+	// Now is the storage's clock (ModTime); nil means time.Now.
+	Now func() time.Time
 }
 
 // New returns an empty in-memory backend.
-func New() *Backend { return &Backend{files: make(map[backend.Handle][]byte)} }
+func New() *Backend {
+	return &Backend{files: make(map[backend.Handle][]byte), times: make(map[backend.Handle]time.Time)}
+}
+
+func (b *Backend) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
 
 // Location implements backend.Backend.
 func (b *Backend) Location() string { return "mem:" }
@@ -35,6 +48,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, src backend.Source
 	}
 	b.mu.Lock()
 	b.files[h] = data
+	b.times[h] = b.now()
 	b.mu.Unlock()
 	return nil
 }
@@ -71,7 +85,10 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 	if !ok {
 		return backend.FileInfo{}, fmt.Errorf("mem: %s: %w", h, backend.ErrNotExist)
 	}
-	return backend.FileInfo{Name: h.Name, Size: int64(len(data))}, nil
+	b.mu.RLock()
+	mt := b.times[h]
+	b.mu.RUnlock()
+	return backend.FileInfo{Name: h.Name, Size: int64(len(data)), ModTime: mt}, nil
 }
 
 // List implements backend.Backend.
@@ -83,7 +100,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 	var infos []backend.FileInfo
 	for h, data := range b.files {
 		if h.Type == t {
-			infos = append(infos, backend.FileInfo{Name: h.Name, Size: int64(len(data))})
+			infos = append(infos, backend.FileInfo{Name: h.Name, Size: int64(len(data)), ModTime: b.times[h]})
 		}
 	}
 	b.mu.RUnlock()
@@ -109,6 +126,7 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 		return fmt.Errorf("mem: %s: %w", h, backend.ErrNotExist)
 	}
 	delete(b.files, h)
+	delete(b.times, h)
 	return nil
 }
 
