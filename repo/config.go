@@ -1,9 +1,11 @@
 package repo
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/arcabackup/arca/repo/backend"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/pack"
@@ -86,4 +88,27 @@ func ParseConfig(b []byte) (Config, error) {
 		return c, fmt.Errorf("repo: config: %w: pack size %d", ErrCorrupt, c.PackSize)
 	}
 	return c, nil
+}
+
+// Migrate moves the repository to format version ConfigVersion by
+// replacing its config (the only file ever replaced; the backend saves
+// atomically) and returns the version it had. The caller has announced
+// itself as an exclusive writer, so no writer of the old version is
+// running; arca before version 2 refuses to open the repository after.
+func (r *Repository) Migrate(ctx context.Context) (int, error) {
+	from := r.cfg.Version
+	if from == ConfigVersion {
+		return from, nil
+	}
+	cfg := r.cfg
+	cfg.Version = ConfigVersion
+	data, err := SealFile(r.key, crypto.KindConfig, []byte(EncodeConfig(cfg)))
+	if err != nil {
+		return from, err
+	}
+	if err := r.be.Save(ctx, backend.Handle{Type: backend.ConfigFile}, backend.Bytes(data)); err != nil {
+		return from, fmt.Errorf("repo: migrate: save config: %w", err)
+	}
+	r.cfg = cfg
+	return from, nil
 }
