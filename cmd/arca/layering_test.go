@@ -35,8 +35,8 @@ func TestLayering(t *testing.T) {
 			return []string{"repo/backend"}
 		case p == "repo/beneath": // file-system work beneath a directory handle
 			return nil
-		case p == "repo/prune": // garbage collection: the repository, snapshots and trees, never the index itself
-			return []string{"crypto", "pack", "repo"}
+		case p == "repo/prune": // garbage collection: the index only through repo (checked below)
+			return []string{"crypto", "pack", "index", "repo"}
 		case strings.HasPrefix(p, "repo"):
 			return []string{"crypto", "pack", "index", "repo"}
 		case strings.HasPrefix(p, "cmd/arca"):
