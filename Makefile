@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 4s
 
-.PHONY: all build deps test unit race fuzz lint bench compare releases restore-bench clean
+.PHONY: all build deps test unit race fuzz lint bench compare releases restore-bench stress clean
 
 all: build
 
@@ -40,6 +40,7 @@ FUZZ_TARGETS := \
 	./index:FuzzDecode \
 	./repo:FuzzParseConfig \
 	./repo:FuzzOpenFile \
+	./repo:FuzzParseCandidateList \
 	./repo/tree:FuzzDecode \
 	./repo/restore:FuzzParseJournal \
 	./repo/snapshot:FuzzParse
@@ -54,6 +55,12 @@ fuzz:
 lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# stress: the many-writers stress test (cmd/arca/stress_test.go) with many
+# rounds per writer: minutes instead of seconds.
+STRESS_ROUNDS ?= 60
+stress:
+	ARCA_STRESS_ROUNDS=$(STRESS_ROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestStress$$' -v ./cmd/arca
 
 # bench: the Go benchmarks of the hot paths.
 bench:

@@ -3,11 +3,15 @@ package repo_test
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/pack"
@@ -90,4 +94,60 @@ func TestSealedFileGolden(t *testing.T) {
 			t.Errorf("%s: flags %v, %v; want %d", c.name, inner[:1], err, c.flag)
 		}
 	}
+}
+
+// TestConfigV2Golden pins the config of format version 2.
+func TestConfigV2Golden(t *testing.T) {
+	c := goldenConfig()
+	c.Version = repo.ConfigVersion
+	got := []byte(repo.EncodeConfig(c))
+	want := readGolden(t, "config-v2.json", got, false)
+	if !bytes.Equal(got, want) {
+		t.Errorf("config encoding differs (a format change needs a new version; go test -update if intended):\n%s", got)
+	}
+	if p, err := repo.ParseConfig(want); err != nil || p != c {
+		t.Errorf("ParseConfig(golden) = %+v, %v", p, err)
+	}
+}
+
+func goldenCandidates() repo.CandidateList {
+	return repo.CandidateList{Version: repo.CandidateListVersion, Session: "00112233445566778899aabbccddeeff",
+		Marked: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), Complete: true,
+		Writers: []string{"ffeeddccbbaa99887766554433221100"},
+		Packs:   []crypto.ID{crypto.Hash([]byte("pack 1")), crypto.Hash([]byte("pack 2"))}}
+}
+
+// TestCandidateListGolden pins the candidate list's JSON (docs/format.md).
+func TestCandidateListGolden(t *testing.T) {
+	got, err := json.Marshal(goldenCandidates())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readGolden(t, "candidates.json", got, false)
+	if !bytes.Equal(got, want) {
+		t.Errorf("candidate list encoding differs (a format change needs a new version; go test -update if intended):\n%s", got)
+	}
+	c, err := repo.ParseCandidateList(want)
+	if err != nil || !reflect.DeepEqual(c, goldenCandidates()) {
+		t.Errorf("ParseCandidateList(golden) = %+v, %v", c, err)
+	}
+}
+
+func FuzzParseCandidateList(f *testing.F) {
+	b, _ := json.Marshal(goldenCandidates())
+	f.Add(b)
+	f.Add([]byte(`{"version":1,"session":"x","marked":"2026-01-01T00:00:00Z","complete":false,"writers":null,"packs":[]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := repo.ParseCandidateList(b)
+		if err != nil {
+			if !errors.Is(err, repo.ErrCorrupt) {
+				t.Fatalf("error does not wrap ErrCorrupt: %v", err)
+			}
+			return
+		}
+		again, _ := json.Marshal(c)
+		if c2, err := repo.ParseCandidateList(again); err != nil || !reflect.DeepEqual(c, c2) {
+			t.Fatalf("re-encoded list differs: %+v, %v", c2, err)
+		}
+	})
 }

@@ -77,6 +77,8 @@ func (a *app) forgetCommand() *cobra.Command {
 		policy  policyFlags
 		groupBy string
 		dryRun  bool
+		doPrune bool
+		pflags  pruneFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "forget [SNAPSHOT...]",
@@ -89,7 +91,8 @@ snapshot of each of the N most recent hours, days, ISO weeks, months, years
 that have one; --keep-within D keeps what is newer than D before the newest
 snapshot (D like 1y5m7d2h), --keep-within-daily D one snapshot a day within D
 (and so on); --keep-tag keeps snapshots with those tags. Each kept snapshot is
-shown with the rules that keep it. Removing snapshots frees no space by itself.`,
+shown with the rules that keep it. Removing snapshots frees no space by itself:
+--prune runs prune afterwards (with prune's flags).`,
 		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
 			p, err := policy.policy()
 			if err != nil {
@@ -108,13 +111,23 @@ shown with the rules that keep it. Removing snapshots frees no space by itself.`
 					return err
 				}
 			}
-			return finish(a.forget(ctx, r, &filter, args, p, g, dryRun))
+			popts, err := pflags.options()
+			if err != nil {
+				return finish(err)
+			}
+			if err := finish(a.forget(ctx, r, &filter, args, p, g, dryRun)); err != nil || !doPrune {
+				return err
+			}
+			popts.DryRun = dryRun
+			return a.prune(ctx, r, popts)
 		}),
 	}
 	filter.register(cmd.Flags())
 	policy.register(cmd.Flags())
 	cmd.Flags().StringVarP(&groupBy, "group-by", "g", "host,paths", "apply the policy to each group of snapshots with the same host, paths and/or tags ('' for one group)")
 	cmd.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "print what would be removed; remove nothing")
+	cmd.Flags().BoolVar(&doPrune, "prune", false, "run prune after removing snapshots")
+	pflags.register(cmd.Flags())
 	return cmd
 }
 
