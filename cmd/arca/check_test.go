@@ -2,10 +2,13 @@ package main_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -170,5 +173,47 @@ func TestHeartbeatsCLI(t *testing.T) {
 	r = e.must("-r", repoDir, "unlock")
 	if !strings.Contains(r.stdout, "removed the stale heartbeat of backup") || locks() != 0 {
 		t.Errorf("unlock: %q, %d heartbeats left", r.stdout, locks())
+	}
+}
+
+// TestConcurrentTags: two hosts tagging one snapshot at once both succeed
+// and leave one snapshot with both tags.
+func TestConcurrentTags(t *testing.T) {
+	e := newEnv(t)
+	repoDir, src := e.repoWithFiles(1, 1000, 3)
+	e.must("-r", repoDir, "backup", src)
+	want := []string{}
+	for i := range 4 {
+		var wg sync.WaitGroup
+		results := make([]result, 2)
+		for h := range 2 {
+			tag := fmt.Sprintf("t%d-%d", i, h)
+			want = append(want, tag)
+			wg.Go(func() {
+				results[h] = e.runEnv([]string{"ARCA_CACHE_DIR=" + filepath.Join(e.dir, fmt.Sprintf("cache-%d", h))}, "-r", repoDir, "tag", "--add", tag, "latest")
+			})
+		}
+		wg.Wait()
+		for _, r := range results {
+			if r.code != 0 {
+				t.Fatalf("tag: exit %d\n%s", r.code, r.stderr)
+			}
+		}
+	}
+	list := e.snapshots(repoDir)
+	if len(list) != 1 {
+		t.Fatalf("%d snapshots; want 1", len(list))
+	}
+	var got []string
+	for _, tg := range list[0]["tags"].([]any) {
+		got = append(got, tg.(string))
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("tags %v; want %v", got, want)
+	}
+	e.must("-r", repoDir, "tag", "--add", "last", "latest")
+	if files := repoFiles(t, repoDir, "snapshots"); len(files) != 1 {
+		t.Errorf("%d snapshot files after a later tag; want 1", len(files))
 	}
 }

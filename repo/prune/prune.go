@@ -39,7 +39,10 @@ type Options struct {
 	Now bool
 	// Heartbeat is this prune's announcement (nil for a dry run).
 	Heartbeat *repo.Heartbeat
-	// StorageNow is the current time by the storage's clock.
+	// StorageNow is the current time by the storage's clock
+	// (Heartbeat.StorageTime); prune refuses to run when the local clock
+	// differs from it by more than repo.MaxClockSkew. Zero means the
+	// local clock.
 	StorageNow time.Time
 	// Log reports progress (may be nil).
 	Log func(msg string)
@@ -124,6 +127,12 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error)
 	}
 	if opts.Log == nil {
 		opts.Log = func(string) {}
+	}
+	if opts.StorageNow.IsZero() {
+		opts.StorageNow = r.Now()
+	}
+	if skew := r.Now().Sub(opts.StorageNow); !opts.DryRun && (skew > repo.MaxClockSkew || skew < -repo.MaxClockSkew) {
+		return nil, fmt.Errorf("prune: this host's clock differs from the storage's by %s (more than %s): prune measures its margin by the storage's clock; fix the clock first", skew.Round(time.Second), repo.MaxClockSkew)
 	}
 	if r.DamageCount() > 0 {
 		return nil, fmt.Errorf("%w: the repository has damaged objects (reported above)", ErrUnreadable)

@@ -14,6 +14,7 @@ import (
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backend"
 	"github.com/arcabackup/arca/repo/backend/local"
+	"github.com/arcabackup/arca/repo/backend/mem"
 	"github.com/arcabackup/arca/repo/backup"
 	"github.com/arcabackup/arca/repo/check"
 	"github.com/arcabackup/arca/repo/fstest"
@@ -503,5 +504,30 @@ func TestPruneNeedsFormat2(t *testing.T) {
 	_, err = e.tryPrune(e.host(), prune.Options{})
 	if err == nil || !strings.Contains(err.Error(), "arca migrate") {
 		t.Fatalf("prune on format 1: %v", err)
+	}
+}
+
+// TestClockSkew: prune refuses when the local clock is far from the
+// storage's (the margin is measured by the storage's clock), and runs
+// when they agree.
+func TestClockSkew(t *testing.T) {
+	for _, skew := range []time.Duration{10 * time.Minute, -10 * time.Minute, time.Minute} {
+		be := mem.New()
+		be.Now = func() time.Time { return time.Now().Add(skew) }
+		r := repotest.OnBackend(t, be)
+		hb, _, err := r.Announce(t.Context(), repo.AnnounceOptions{Operation: "prune", Hostname: "test", Solo: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := hb.StorageTime(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = prune.Run(t.Context(), r, prune.Options{Heartbeat: hb, StorageNow: st})
+		hb.Done()
+		refused := err != nil && strings.Contains(err.Error(), "clock")
+		if want := skew.Abs() > repo.MaxClockSkew; refused != want {
+			t.Errorf("storage clock %s off: err = %v; want refused %v", skew, err, want)
+		}
 	}
 }

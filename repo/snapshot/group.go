@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -150,21 +151,36 @@ func Latest(list []*Snapshot, g GroupBy, n int) []*Snapshot {
 // as Original and the file it replaces as Replaces. The new file is saved
 // before the old one is removed, so an interruption leaves both, never
 // neither; List then shows only the new one, and Tidy removes the old.
+//
+// A snapshot that List merged from several files is saved as one file that
+// names the others in Merges, and all are removed. A replaced file that is
+// gone already (another host replaced it at the same time) is no error:
+// List merges the two replacements.
 func Replace(ctx context.Context, r *repo.Repository, sn *Snapshot) error {
 	old := sn.ID
+	files := sn.files()
 	if sn.Original == nil {
 		o := old
 		sn.Original = &o
 	}
 	sn.Replaces = &old
+	sn.Merges = nil
+	for _, id := range files {
+		if id != old {
+			sn.Merges = append(sn.Merges, id)
+		}
+	}
+	sn.Files = nil
 	if _, err := Save(ctx, r, sn); err != nil {
 		return err
 	}
-	if sn.ID == old {
-		return nil
-	}
-	if err := r.RemoveFile(ctx, backend.SnapshotFile, old); err != nil {
-		return fmt.Errorf("snapshot %s: remove the replaced file: %w", old.Short(), err)
+	for _, id := range files {
+		if id == sn.ID {
+			continue
+		}
+		if err := r.RemoveFile(ctx, backend.SnapshotFile, id); err != nil && !errors.Is(err, backend.ErrNotExist) {
+			return fmt.Errorf("snapshot %s: remove the replaced file: %w", id.Short(), err)
+		}
 	}
 	return nil
 }
@@ -192,5 +208,17 @@ func (sn *Snapshot) Retag(set, add, remove []string) bool {
 	b := slices.Clone(before)
 	slices.Sort(b)
 	sn.Tags = tags
+	// The change, for readers that merge concurrent retags.
+	sn.TagsAdded, sn.TagsRemoved = nil, nil
+	for _, t := range tags {
+		if !slices.Contains(b, t) {
+			sn.TagsAdded = append(sn.TagsAdded, t)
+		}
+	}
+	for _, t := range b {
+		if !slices.Contains(tags, t) {
+			sn.TagsRemoved = append(sn.TagsRemoved, t)
+		}
+	}
 	return !slices.Equal(b, tags)
 }

@@ -53,9 +53,21 @@ type Snapshot struct {
 	// if an interruption left that file behind, readers hide it and the
 	// next writer removes it.
 	Replaces *crypto.ID `json:"replaces,omitempty"`
-	Summary  *Summary   `json:"summary,omitempty"`
+	// TagsAdded and TagsRemoved are the tag change that made this file
+	// from the one it replaces. Two hosts that retag one snapshot at once
+	// both replace the same file; readers merge such siblings by applying
+	// each one's change (see List).
+	TagsAdded   []string `json:"tags_added,omitempty"`
+	TagsRemoved []string `json:"tags_removed,omitempty"`
+	// Merges lists sibling files this one merged (and replaced) besides
+	// Replaces.
+	Merges  []crypto.ID `json:"merges,omitempty"`
+	Summary *Summary    `json:"summary,omitempty"`
 
 	ID crypto.ID `json:"-"` // set by Load and Save
+	// Files are the snapshot files List merged into this snapshot (their
+	// first is ID); empty for one file.
+	Files []crypto.ID `json:"-"`
 }
 
 // Summary describes what a backup did.
@@ -137,25 +149,44 @@ func List(ctx context.Context, r *repo.Repository) ([]*Snapshot, error) {
 	return list, err
 }
 
-// Remove removes snapshot sn's file.
+// Remove removes snapshot sn's file (its files, when List merged
+// several).
 func Remove(ctx context.Context, r *repo.Repository, sn *Snapshot) error {
-	if err := r.RemoveFile(ctx, backend.SnapshotFile, sn.ID); err != nil && !errors.Is(err, backend.ErrNotExist) {
-		return fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
+	for _, id := range sn.files() {
+		if err := r.RemoveFile(ctx, backend.SnapshotFile, id); err != nil && !errors.Is(err, backend.ErrNotExist) {
+			return fmt.Errorf("snapshot %s: %w", id.Short(), err)
+		}
 	}
 	return nil
 }
 
+func (sn *Snapshot) files() []crypto.ID {
+	if len(sn.Files) > 0 {
+		return sn.Files
+	}
+	return []crypto.ID{sn.ID}
+}
+
 // Tidy removes the files of snapshots that another snapshot file replaced,
-// which an interrupted Replace leaves behind. Writers that change snapshots
-// call it.
+// which an interrupted Replace leaves behind, and replaces the sibling
+// files of a snapshot that two hosts retagged at once by one merged file.
+// Writers that change snapshots call it.
 func Tidy(ctx context.Context, r *repo.Repository) error {
-	_, replaced, err := load(ctx, r)
+	list, replaced, err := load(ctx, r)
 	if err != nil {
 		return err
 	}
 	for _, id := range replaced {
 		if err := r.RemoveFile(ctx, backend.SnapshotFile, id); err != nil && !errors.Is(err, backend.ErrNotExist) {
 			return fmt.Errorf("snapshot %s: remove the replaced file: %w", id.Short(), err)
+		}
+	}
+	for _, sn := range list {
+		if len(sn.Files) > 1 {
+			sn.TagsAdded, sn.TagsRemoved = nil, nil
+			if err := Replace(ctx, r, sn); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -204,6 +235,11 @@ func load(ctx context.Context, r *repo.Repository) ([]*Snapshot, []crypto.ID, er
 		if sn.Original != nil && *sn.Original != sn.ID {
 			gone[*sn.Original] = true
 		}
+		for _, id := range sn.Merges {
+			if id != sn.ID {
+				gone[id] = true
+			}
+		}
 	}
 	var replaced []crypto.ID
 	out = slices.DeleteFunc(out, func(sn *Snapshot) bool {
@@ -212,6 +248,7 @@ func load(ctx context.Context, r *repo.Repository) ([]*Snapshot, []crypto.ID, er
 		}
 		return gone[sn.ID]
 	})
+	out = mergeSiblings(out)
 	slices.SortFunc(out, func(a, b *Snapshot) int {
 		if c := a.Time.Compare(b.Time); c != 0 {
 			return c
@@ -219,6 +256,65 @@ func load(ctx context.Context, r *repo.Repository) ([]*Snapshot, []crypto.ID, er
 		return strings.Compare(a.ID.String(), b.ID.String())
 	})
 	return out, replaced, nil
+}
+
+// mergeSiblings merges the files of one snapshot (the same Original) that
+// concurrent retags left, none replacing another, into one snapshot: the
+// file with the smallest ID, with every sibling's tag change applied in ID
+// order, so that every reader sees the same tags (two hosts adding a tag
+// each end with both).
+func mergeSiblings(list []*Snapshot) []*Snapshot {
+	groups := map[crypto.ID][]*Snapshot{}
+	for _, sn := range list {
+		k := sn.ID
+		if sn.Original != nil {
+			k = *sn.Original
+		}
+		groups[k] = append(groups[k], sn)
+	}
+	var out []*Snapshot
+	for _, sn := range list {
+		k := sn.ID
+		if sn.Original != nil {
+			k = *sn.Original
+		}
+		g := groups[k]
+		switch {
+		case len(g) == 1:
+			out = append(out, sn)
+			continue
+		case g[0] != sn:
+			continue // merged with the group's first
+		}
+		g = slices.Clone(g)
+		slices.SortFunc(g, func(a, b *Snapshot) int { return strings.Compare(a.ID.String(), b.ID.String()) })
+		m := *g[0]
+		tags := slices.Clone(m.Tags)
+		for _, o := range g[1:] {
+			tags = applyTagChange(tags, o.TagsAdded, o.TagsRemoved)
+		}
+		m.Tags = tags
+		for _, o := range g {
+			m.Files = append(m.Files, o.ID)
+		}
+		out = append(out, &m)
+	}
+	return out
+}
+
+// applyTagChange adds and removes tags, keeping them sorted.
+func applyTagChange(tags, add, remove []string) []string {
+	for _, t := range add {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	tags = slices.DeleteFunc(tags, func(t string) bool { return slices.Contains(remove, t) })
+	slices.Sort(tags)
+	if len(tags) == 0 {
+		return nil
+	}
+	return tags
 }
 
 // isTransient reports whether a load error may go away when tried again

@@ -119,3 +119,78 @@ func TestInterruptedReplace(t *testing.T) {
 		t.Errorf("after Tidy: %d files, %v; want one snapshot tagged a, b", len(ids), list)
 	}
 }
+
+// TestConcurrentRetags: two hosts that retag one snapshot at once (each
+// read it before the other replaced it) both succeed, and every reader then
+// sees one snapshot with both changes; Tidy leaves one file. A later
+// removal on the merged snapshot is not undone by the siblings.
+func TestConcurrentRetags(t *testing.T) {
+	r := repotest.OnBackend(t, mem.New())
+	ctx := t.Context()
+	base := &Snapshot{Time: time.Now(), Hostname: "h", Paths: []string{"/x"}, Tags: []string{"keep", "old"}, Tree: crypto.Hash([]byte("t"))}
+	if _, err := Save(ctx, r, base); err != nil {
+		t.Fatal(err)
+	}
+	load := func() *Snapshot {
+		list, err := List(ctx, r)
+		if err != nil || len(list) != 1 {
+			t.Fatalf("List = %v, %v; want one snapshot", list, err)
+		}
+		return list[0]
+	}
+	h1, h2 := load(), load()
+	h1.Retag(nil, []string{"a"}, nil)
+	h2.Retag(nil, []string{"b"}, []string{"old"})
+	if err := Replace(ctx, r, h1); err != nil {
+		t.Fatal(err)
+	}
+	if err := Replace(ctx, r, h2); err != nil {
+		t.Fatalf("the second host's retag: %v", err)
+	}
+	merged := load()
+	if want := []string{"a", "b", "keep"}; !slices.Equal(merged.Tags, want) {
+		t.Fatalf("merged tags %v; want %v", merged.Tags, want)
+	}
+	if len(merged.Files) != 2 {
+		t.Fatalf("merged snapshot from %d files; want 2", len(merged.Files))
+	}
+	// Retagging the merged snapshot replaces both files.
+	merged.Retag(nil, nil, []string{"a"})
+	if err := Replace(ctx, r, merged); err != nil {
+		t.Fatal(err)
+	}
+	if got := load(); !slices.Equal(got.Tags, []string{"b", "keep"}) || len(got.Files) != 0 {
+		t.Fatalf("after removing a: %v (files %v); want b, keep in one file", got.Tags, got.Files)
+	}
+	if ids, _ := r.ListFiles(ctx, backend.SnapshotFile); len(ids) != 1 {
+		t.Errorf("%d snapshot files; want 1", len(ids))
+	}
+	// Siblings again, then Tidy merges them into one file; Remove of a
+	// merged snapshot removes every file.
+	h1, h2 = load(), load()
+	h1.Retag(nil, []string{"c"}, nil)
+	h2.Retag(nil, []string{"d"}, nil)
+	Replace(ctx, r, h1)
+	Replace(ctx, r, h2)
+	if err := Tidy(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := r.ListFiles(ctx, backend.SnapshotFile); len(ids) != 1 {
+		t.Errorf("after Tidy: %d snapshot files; want 1", len(ids))
+	}
+	got := load()
+	if !slices.Equal(got.Tags, []string{"b", "c", "d", "keep"}) {
+		t.Errorf("after Tidy: tags %v", got.Tags)
+	}
+	h1, h2 = load(), load()
+	h1.Retag(nil, []string{"e"}, nil)
+	h2.Retag(nil, []string{"f"}, nil)
+	Replace(ctx, r, h1)
+	Replace(ctx, r, h2)
+	if err := Remove(ctx, r, load()); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := List(ctx, r); len(list) != 0 {
+		t.Errorf("after Remove: %d snapshots left", len(list))
+	}
+}

@@ -126,12 +126,7 @@ func (a *app) prune(ctx context.Context, r *repo.Repository, opts prune.Options)
 		if err != nil {
 			return finish(err)
 		}
-		if skew := time.Since(st); skew > repo.MaxClockSkew || skew < -repo.MaxClockSkew {
-			return finish(fmt.Errorf("this host's clock differs from the storage's by %s (more than %s): prune measures its margin by the storage's clock; fix the clock first", skew.Round(time.Second), repo.MaxClockSkew))
-		}
 		opts.StorageNow = st
-	} else {
-		opts.StorageNow = time.Now()
 	}
 	if !a.json && !a.quiet && a.verbose > 0 {
 		opts.Log = func(s string) { a.printf("%s\n", s) }
