@@ -35,7 +35,7 @@ func TestLayering(t *testing.T) {
 			return []string{"repo/backend"}
 		case p == "repo/beneath": // file-system work beneath a directory handle
 			return nil
-		case p == "repo/prune": // garbage collection: the index only through repo (checked below)
+		case p == "repo/prune", p == "repo/repair": // garbage collection and repair: the index only through repo (checked below)
 			return []string{"crypto", "pack", "index", "repo"}
 		case strings.HasPrefix(p, "repo"):
 			return []string{"crypto", "pack", "index", "repo"}

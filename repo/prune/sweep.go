@@ -20,10 +20,6 @@ func ignoreGone(err error) error {
 	return err
 }
 
-// maxIndexBlobs bounds the blobs of one index file written by a sweep, as
-// a write session's checkpoints do.
-const maxIndexBlobs = 200_000
-
 // sweep deletes the candidates of ripe lists that nothing uses any more:
 // (1) it keeps every candidate holding a used blob that has no usable
 // copy outside the candidates (a snapshot saved after the marking uses
@@ -129,7 +125,10 @@ func (p *pruner) sweep(ctx context.Context, lists []repo.CandidateList) error {
 			p.res.Recovered.add(ip.Size)
 		}
 	}
-	if err := p.rewriteIndex(ctx, del); err != nil {
+	written, superseded, err := r.DropPacksFromIndex(ctx, del)
+	p.res.IndexFiles += written
+	p.res.Superseded += superseded
+	if err != nil {
 		return err
 	}
 	for id := range del {
@@ -150,79 +149,3 @@ func (p *pruner) sweep(ctx context.Context, lists []repo.CandidateList) error {
 	return nil
 }
 
-// rewriteIndex replaces every index file that lists a pack in del by index
-// files that list its other packs and name it as superseded, grouped so
-// that each new file holds everything of the files it supersedes (a kill
-// between two writes leaves no file superseded by a file that lacks some
-// of its packs); then it removes the superseded files.
-func (p *pruner) rewriteIndex(ctx context.Context, del map[crypto.ID]bool) error {
-	r := p.r
-	files, err := r.IndexFiles()
-	if err != nil {
-		return err
-	}
-	var old []crypto.ID
-	for fid, packs := range files {
-		for _, id := range packs {
-			if del[id] {
-				old = append(old, fid)
-				break
-			}
-		}
-	}
-	sortIDs(old)
-	cur := &repo.IndexFile{}
-	seen := map[crypto.ID]bool{}
-	blobs := 0
-	flush := func() error {
-		if len(cur.Supersedes) == 0 {
-			return nil
-		}
-		if _, err := r.SaveIndex(ctx, cur); err != nil {
-			return err
-		}
-		p.res.IndexFiles++
-		cur, seen, blobs = &repo.IndexFile{}, map[crypto.ID]bool{}, 0
-		return nil
-	}
-	for _, fid := range old {
-		var packs []repo.IndexPack
-		n := 0
-		for _, id := range files[fid] {
-			if del[id] {
-				continue
-			}
-			ip, ok, err := r.IndexedPack(id)
-			if err != nil {
-				return err
-			}
-			if ok {
-				packs = append(packs, ip)
-				n += len(ip.Entries)
-			}
-		}
-		if blobs > 0 && blobs+n > maxIndexBlobs {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		cur.Supersedes = append(cur.Supersedes, fid)
-		for _, ip := range packs {
-			if !seen[ip.ID] {
-				seen[ip.ID] = true
-				cur.Packs = append(cur.Packs, ip)
-			}
-		}
-		blobs += n
-	}
-	if err := flush(); err != nil {
-		return err
-	}
-	for _, fid := range old {
-		if err := ignoreGone(r.RemoveFile(ctx, backend.IndexFile, fid)); err != nil {
-			return err
-		}
-		p.res.Superseded++
-	}
-	return nil
-}

@@ -46,6 +46,21 @@ func (a *app) withRepo(fn func(ctx context.Context, r *repo.Repository, cmd *cob
 	}
 }
 
+// withRepoMending is withRepo for the repair commands: the damage they
+// meet is what they mend, so success is success (the damage is still
+// reported as warnings).
+func (a *app) withRepoMending(fn func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		r, err := a.openRepo(ctx)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return fn(ctx, r, cmd, args)
+	}
+}
+
 // damaged turns a command's success into repo.ErrDamaged when it skipped
 // damaged objects.
 func damaged(r *repo.Repository, err error) error {
