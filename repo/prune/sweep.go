@@ -148,4 +148,3 @@ func (p *pruner) sweep(ctx context.Context, lists []repo.CandidateList) error {
 	}
 	return nil
 }
-
