@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 4s
 
-.PHONY: all build deps test unit race fuzz lint bench compare releases restore-bench stress clean
+.PHONY: all build deps test unit race fuzz lint bench compare releases restore-bench prune-bench stress clean
 
 all: build
 
@@ -55,6 +55,10 @@ fuzz:
 lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# prune-bench: prune and check at a million blobs, beside restic.
+prune-bench:
+	bash docs/bench/prune.sh
 
 # stress: the many-writers stress test (cmd/arca/stress_test.go) with many
 # rounds per writer: minutes instead of seconds.

@@ -11,6 +11,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend/local"
 )
 
 type checkOut struct {
@@ -216,4 +220,73 @@ func TestConcurrentTags(t *testing.T) {
 	if files := repoFiles(t, repoDir, "snapshots"); len(files) != 1 {
 		t.Errorf("%d snapshot files after a later tag; want 1", len(files))
 	}
+}
+
+// TestPruneCLI: forget --prune marks, a later prune deletes; a dry run
+// changes nothing; a format 1 repository is refused until migrate.
+func TestPruneCLI(t *testing.T) {
+	e := newEnv(t)
+	repoDir := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	randomFiles(t, src, 3, 300<<10, 1)
+	e.must("-r", repoDir, "backup", src)
+	os.RemoveAll(src)
+	randomFiles(t, src, 3, 300<<10, 2)
+	e.must("-r", repoDir, "backup", src)
+	before := len(repoFiles(t, repoDir, "data"))
+
+	e.must("-r", repoDir, "forget", "--keep-last", "1")
+	dry := e.must("-r", repoDir, "prune", "--dry-run")
+	if !strings.Contains(dry.stdout, "would be") || len(repoFiles(t, repoDir, "prune")) != 0 {
+		t.Fatalf("prune --dry-run:\n%s", dry.stdout)
+	}
+	r := e.must("-r", repoDir, "prune", "--margin", "0s")
+	if !strings.Contains(r.stdout, "marked") || len(repoFiles(t, repoDir, "data")) != before {
+		t.Fatalf("prune:\n%s", r.stdout)
+	}
+	r = e.must("-r", repoDir, "prune", "--margin", "1h")
+	if !strings.Contains(r.stdout, "waits") || len(repoFiles(t, repoDir, "data")) != before {
+		t.Fatalf("prune within the margin:\n%s", r.stdout)
+	}
+	var sum map[string]any
+	r = e.must("-r", repoDir, "--json", "prune", "--margin", "0s")
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum["deleted"].(map[string]any)["packs"].(float64) == 0 {
+		t.Fatalf("prune after the margin: %v\n%s", err, r.stdout)
+	}
+	if n := len(repoFiles(t, repoDir, "data")); n >= before {
+		t.Errorf("%d packs after prune; %d before", n, before)
+	}
+	e.must("-r", repoDir, "check", "--read-data")
+	if r := e.restoreAndCompare(repoDir, "latest", src); r.code != 0 {
+		t.Errorf("restore after prune: exit %d\n%s", r.code, r.stderr)
+	}
+	os.RemoveAll(src)
+	randomFiles(t, src, 3, 300<<10, 3)
+	e.must("-r", repoDir, "backup", src)
+	if r := e.must("-r", repoDir, "forget", "--keep-last", "1", "--prune", "--margin", "0s"); !strings.Contains(r.stdout, "2 unused") {
+		t.Errorf("forget --prune:\n%s", r.stdout)
+	}
+
+	// Format 1: refused until migrate.
+	be, err := local.Open(repoDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := repo.Open(t.Context(), be, []byte("pw"), repo.OpenOptions{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := rp.Config()
+	cfg.Version = repo.ConfigVersion1
+	data, _ := repo.SealFile(rp.Key(), crypto.KindConfig, []byte(repo.EncodeConfig(cfg)))
+	rp.Close()
+	os.WriteFile(filepath.Join(repoDir, "config"), data, 0o600)
+	if r := e.run("-r", repoDir, "prune"); r.code != 1 || !strings.Contains(r.stderr, "arca migrate") {
+		t.Fatalf("prune on format 1: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := e.must("-r", repoDir, "migrate"); !strings.Contains(r.stdout, "from format version 1 to 2") {
+		t.Fatalf("migrate:\n%s", r.stdout)
+	}
+	e.must("-r", repoDir, "prune")
+	e.must("-r", repoDir, "check")
 }

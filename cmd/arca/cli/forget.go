@@ -106,8 +106,9 @@ shown with the rules that keep it. Removing snapshots frees no space by itself:
 				return fmt.Errorf("give snapshots to remove or --keep-* rules, not both")
 			}
 			finish := func(err error) error { return err }
+			fctx := ctx
 			if !dryRun {
-				if ctx, finish, err = a.announce(ctx, r, "forget"); err != nil {
+				if fctx, finish, err = a.announce(ctx, r, "forget"); err != nil {
 					return err
 				}
 			}
@@ -115,7 +116,7 @@ shown with the rules that keep it. Removing snapshots frees no space by itself:
 			if err != nil {
 				return finish(err)
 			}
-			if err := finish(a.forget(ctx, r, &filter, args, p, g, dryRun)); err != nil || !doPrune {
+			if err := finish(a.forget(fctx, r, &filter, args, p, g, dryRun)); err != nil || !doPrune {
 				return err
 			}
 			popts.DryRun = dryRun

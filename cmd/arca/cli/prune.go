@@ -171,7 +171,7 @@ func (a *app) printPrune(res *prune.Result) {
 	}
 	marked := res.Unused.Packs + res.Repack.Packs + res.Orphans.Packs
 	if marked == 0 {
-		a.printf("nothing %sto mark\n", strings.TrimSuffix(would, "be "))
+		a.printf("nothing to mark\n")
 	} else {
 		a.printf("marked %s%d packs: %d unused (%s), %d repacked (%s, %d blobs copied), %d in no index file (%s)\n", would, marked,
 			res.Unused.Packs, bytesText(res.Unused.Bytes), res.Repack.Packs, bytesText(res.Repack.Bytes), res.RepackBlobs,
