@@ -4,10 +4,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arcabackup/arca/crypto"
@@ -29,21 +31,29 @@ type DB struct {
 	db  *badger.DB
 	dir string
 	mu  sync.Mutex // serializes changes of blob entries (read, merge, write)
+	// gone holds the dropped packs (prefixGone), whose copies blob values
+	// may still list: lookups skip them, so dropping a pack costs a key,
+	// not a write per blob. Collect removes them for good.
+	gone atomic.Pointer[map[crypto.ID]bool]
 }
 
 // ErrLocked is returned by OpenDB when another process holds the cache.
 var ErrLocked = errors.New("index: cache directory is in use by another process")
 
-// Key prefixes. A blob's value lists every known copy, so that a reader
-// falls back to another when one is missing or damaged; the pack and file
-// keys let the cache drop exactly what an index file listed when the file
-// is superseded or vanishes.
+// Key prefixes. A blob has a primary location; a blob with several copies
+// also has a key per copy. Loading an index file reads only to find blobs
+// indexed already, a lookup is one read, and another copy is found by a
+// short scan when the primary's pack is missing, damaged or dropped. The
+// pack and file keys let the cache drop exactly what an index file listed
+// when the file is superseded or vanishes.
 const (
-	prefixBlob       = 'b' // 'b' | type | blob id -> n × location (pack id | entry)
+	prefixBlob       = 'b' // 'b' | type | blob id -> location (pack id | entry): the primary copy
+	prefixCopy       = 'c' // 'c' | type | blob id | pack id -> location: every copy of a blob with several
 	prefixFile       = 'f' // 'f' | index file id -> the IDs of the packs it lists
 	prefixPack       = 'p' // 'p' | pack id -> uvarint size | n × (type | flags | blob id | offset, length, rawlength u32le)
 	prefixPackRef    = 'r' // 'r' | pack id | index file id -> "": the file lists the pack
 	prefixSuperseded = 's' // 's' | index file id -> "": superseded, never loaded again
+	prefixGone       = 'z' // 'z' | pack id -> "": dropped; its copies are ignored until Collect
 	prefixDamage     = 'x' // 'x' | pack id [| type | blob id] -> reason
 	prefixBadFile    = 'd' // 'd' | index file id -> reason: damaged, its packs indexed from their headers
 	valueLength      = crypto.IDSize + 2 + 12
@@ -51,7 +61,7 @@ const (
 
 // cacheVersion is stored under versionKey; a cache of another version is
 // rebuilt from the repository.
-const cacheVersion = 3
+const cacheVersion = 5
 
 var (
 	versionKey  = []byte("version")
@@ -121,6 +131,10 @@ func OpenDB(dir string) (*DB, error) {
 	}
 	d := &DB{db: db, dir: dir}
 	if err := d.checkVersion(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := d.loadGone(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -302,11 +316,11 @@ func decodeLocation(id crypto.ID, v []byte) (Location, error) {
 	return l, nil
 }
 
-// Lookup returns where blob id of type t is stored: the first of its
-// known copies (see LookupAll).
+// Lookup returns where blob id of type t is stored: its primary copy, or
+// another when the primary's pack was dropped.
 func (d *DB) Lookup(t pack.BlobType, id crypto.ID) (Location, bool, error) {
 	var loc Location
-	found := false
+	found, fallback := false, false
 	err := d.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(blobKey(t, id))
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -315,28 +329,38 @@ func (d *DB) Lookup(t pack.BlobType, id crypto.ID) (Location, bool, error) {
 			return err
 		}
 		return item.Value(func(v []byte) error {
-			if len(v) < valueLength {
-				return fmt.Errorf("index: cache entry for %s has %d bytes", id.Short(), len(v))
+			l, err := decodeLocation(id, v)
+			if err != nil {
+				return err
 			}
-			var err error
-			loc, err = decodeLocation(id, v[:valueLength])
-			found = err == nil
-			return err
+			if d.isGone(l.Pack) {
+				fallback = true
+				return nil
+			}
+			loc, found = l, true
+			return nil
 		})
 	})
 	if err != nil {
 		return Location{}, false, fmt.Errorf("index: lookup %s: %w", id.Short(), err)
 	}
+	if fallback {
+		locs, err := d.LookupAll(t, id)
+		if err != nil || len(locs) == 0 {
+			return Location{}, false, err
+		}
+		return locs[0], true, nil
+	}
 	return loc, found, nil
 }
 
-// LookupAll returns every known copy of blob id of type t, in the order
-// they were indexed.
+// LookupAll returns every known copy of blob id of type t, the primary
+// first.
 func (d *DB) LookupAll(t pack.BlobType, id crypto.ID) ([]Location, error) {
 	var locs []Location
 	err := d.db.View(func(txn *badger.Txn) error {
 		var err error
-		locs, err = getLocations(txn, t, id)
+		locs, err = d.copies(txn, t, id)
 		return err
 	})
 	if err != nil {
@@ -345,36 +369,50 @@ func (d *DB) LookupAll(t pack.BlobType, id crypto.ID) ([]Location, error) {
 	return locs, nil
 }
 
-func getLocations(txn *badger.Txn, t pack.BlobType, id crypto.ID) ([]Location, error) {
-	item, err := txn.Get(blobKey(t, id))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, nil
-	} else if err != nil {
+// copies returns the copies of a blob not in dropped packs, the primary
+// first.
+func (d *DB) copies(txn *badger.Txn, t pack.BlobType, id crypto.ID) ([]Location, error) {
+	var locs []Location
+	if item, err := txn.Get(blobKey(t, id)); err == nil {
+		if err := item.Value(func(v []byte) error {
+			l, err := decodeLocation(id, v)
+			if err == nil && !d.isGone(l.Pack) {
+				locs = append(locs, l)
+			}
+			return err
+		}); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, err
 	}
-	var locs []Location
-	err = item.Value(func(v []byte) error {
-		if len(v)%valueLength != 0 {
-			return fmt.Errorf("index: cache entry for %s has %d bytes", id.Short(), len(v))
-		}
-		for ; len(v) > 0; v = v[valueLength:] {
-			l, err := decodeLocation(id, v[:valueLength])
+	opts := badger.DefaultIteratorOptions
+	opts.Prefix = append([]byte{prefixCopy, byte(t)}, id[:]...)
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		err := it.Item().Value(func(v []byte) error {
+			l, err := decodeLocation(id, v)
 			if err != nil {
 				return err
 			}
-			locs = append(locs, l)
+			if !d.isGone(l.Pack) && !slices.ContainsFunc(locs, func(o Location) bool { return o.Pack == l.Pack }) {
+				locs = append(locs, l)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	return locs, err
+	}
+	return locs, nil
 }
 
-func encodeLocations(locs []Location) []byte {
-	v := make([]byte, 0, len(locs)*valueLength)
-	for _, l := range locs {
-		v = append(v, encodeLocation(l)...)
-	}
-	return v
+func copyKey(t pack.BlobType, id, p crypto.ID) []byte {
+	k := make([]byte, 0, 2+2*crypto.IDSize)
+	k = append(k, prefixCopy, byte(t))
+	k = append(k, id[:]...)
+	return append(k, p[:]...)
 }
 
 // FindPrefix returns the IDs of blobs of type t whose hex form starts with
@@ -401,7 +439,12 @@ func (d *DB) FindPrefix(t pack.BlobType, prefix string, max int) ([]crypto.ID, e
 				continue
 			}
 			id := crypto.ID(k[2:])
-			if strings.HasPrefix(id.String(), prefix) {
+			if !strings.HasPrefix(id.String(), prefix) {
+				continue
+			}
+			if locs, err := d.copies(txn, t, id); err != nil {
+				return err
+			} else if len(locs) > 0 {
 				out = append(out, id)
 			}
 		}
@@ -416,37 +459,111 @@ func (d *DB) Has(t pack.BlobType, id crypto.ID) (bool, error) {
 	return ok, err
 }
 
-// AddFile records the blobs of index file fileID. Entries are written
-// before the file's marker, so a crash leaves the file unmarked and it is
-// loaded again next time. A pack that an index file already loaded lists
-// is only referenced again (a pack's name is the hash of its content, so
-// its entries are the same).
+// AddFile records the blobs of index file fileID, in blind writes. Entries
+// are written before the file's marker, so a crash leaves the file
+// unmarked and it is loaded again next time. A pack that a loaded index
+// file lists already is only referenced again (a pack's name is the hash
+// of its content, so its entries are the same).
 func (d *DB) AddFile(fileID crypto.ID, f *File) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	tx := d.newBatch()
-	defer tx.discard()
+	fail := func(err error) error { return fmt.Errorf("index: add %s: %w", fileID.Short(), err) }
+	var newPacks []Pack
+	// Blobs indexed already (in another pack, or earlier in this file):
+	// their primary copy stays, and every copy gets a copy key. A blob
+	// with one copy has only its primary key.
+	primary := map[string][]byte{}
+	err := d.db.View(func(txn *badger.Txn) error {
+		seen := map[crypto.ID]bool{}
+		for _, p := range f.Packs {
+			if seen[p.ID] {
+				continue
+			}
+			seen[p.ID] = true
+			if _, err := txn.Get(packKey(p.ID)); err == nil {
+				continue // known: only referenced again
+			} else if !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
+			newPacks = append(newPacks, p)
+		}
+		var keys []string
+		for _, p := range newPacks {
+			for _, e := range p.Entries {
+				keys = append(keys, string(blobKey(e.Type, e.ID)))
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			item, err := txn.Get([]byte(k))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if len(v) == valueLength && !d.isGone(crypto.ID(v[:crypto.IDSize])) {
+				primary[k] = v
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fail(err)
+	}
+	wb := d.db.NewWriteBatch()
+	defer wb.Cancel()
+	var back []crypto.ID // dropped before, listed again
+	for _, p := range newPacks {
+		list := binary.AppendUvarint(make([]byte, 0, 10+len(p.Entries)*packEntryLength), uint64(p.Size))
+		for _, e := range p.Entries {
+			list = appendEntry(list, e)
+			loc := encodeLocation(Location{Pack: p.ID, Entry: e})
+			bk := blobKey(e.Type, e.ID)
+			prim, dup := primary[string(bk)]
+			if !dup {
+				primary[string(bk)] = loc
+				if err := wb.Set(bk, loc); err != nil {
+					return fail(err)
+				}
+				continue
+			}
+			// A second copy: both get copy keys (the primary's again,
+			// harmlessly, for a third).
+			if err := wb.Set(copyKey(e.Type, e.ID, crypto.ID(prim[:crypto.IDSize])), prim); err != nil {
+				return fail(err)
+			}
+			if err := wb.Set(copyKey(e.Type, e.ID, p.ID), loc); err != nil {
+				return fail(err)
+			}
+		}
+		if err := wb.Set(packKey(p.ID), list); err != nil {
+			return fail(err)
+		}
+		if d.isGone(p.ID) {
+			back = append(back, p.ID)
+			if err := wb.Delete(append([]byte{prefixGone}, p.ID[:]...)); err != nil {
+				return fail(err)
+			}
+		}
+	}
 	packIDs := make([]byte, 0, len(f.Packs)*crypto.IDSize)
 	for _, p := range f.Packs {
 		packIDs = append(packIDs, p.ID[:]...)
-		known, err := tx.exists(packKey(p.ID))
-		if err != nil {
-			return fmt.Errorf("index: add %s: %w", fileID.Short(), err)
-		}
-		if !known {
-			if err := tx.addPack(p); err != nil {
-				return fmt.Errorf("index: add %s: %w", fileID.Short(), err)
-			}
-		}
-		if err := tx.set(packRefKey(p.ID, fileID), nil); err != nil {
-			return fmt.Errorf("index: add %s: %w", fileID.Short(), err)
+		if err := wb.Set(packRefKey(p.ID, fileID), nil); err != nil {
+			return fail(err)
 		}
 	}
-	if err := tx.set(fileKey(fileID), packIDs); err != nil {
-		return fmt.Errorf("index: add %s: %w", fileID.Short(), err)
+	if err := wb.Flush(); err != nil {
+		return fail(err)
 	}
-	if err := tx.commit(); err != nil {
-		return fmt.Errorf("index: add %s: %w", fileID.Short(), err)
+	d.setGone(nil, back)
+	// The file's marker last.
+	if err := d.db.Update(func(txn *badger.Txn) error { return txn.Set(fileKey(fileID), packIDs) }); err != nil {
+		return fail(err)
 	}
 	return nil
 }
@@ -458,121 +575,187 @@ func packRefKey(p, file crypto.ID) []byte {
 	return append(k, file[:]...)
 }
 
-// addPack records a pack's size and blob list and adds it to the copies of
-// each of its blobs.
-func (tx *batch) addPack(p Pack) error {
-	list := binary.AppendUvarint(nil, uint64(p.Size))
-	for _, e := range p.Entries {
-		list = appendEntry(list, e)
-		locs, err := getLocations(tx.txn, e.Type, e.ID)
-		if err != nil {
-			return err
-		}
-		if slices.ContainsFunc(locs, func(l Location) bool { return l.Pack == p.ID }) {
-			continue
-		}
-		locs = append(locs, Location{Pack: p.ID, Entry: e})
-		if err := tx.set(blobKey(e.Type, e.ID), encodeLocations(locs)); err != nil {
-			return err
-		}
-	}
-	return tx.set(packKey(p.ID), list)
+// DropFile forgets index file fileID (see DropFiles).
+func (d *DB) DropFile(fileID crypto.ID, superseded bool) error {
+	return d.DropFiles([]crypto.ID{fileID}, superseded)
 }
 
-// DropFile forgets index file fileID: the file itself, and every pack that
-// no other loaded index file lists, with those packs' copies of blobs and
-// any damage recorded for them. superseded records that the file must not
-// be loaded again even while it still exists (a file that supersedes it
-// was loaded).
-func (d *DB) DropFile(fileID crypto.ID, superseded bool) error {
+// DropFiles forgets index files: the files themselves, and every pack that
+// no other loaded index file lists, with its copies of blobs (the pack is
+// marked dropped, so lookups skip its copies; Collect rewrites the blob
+// values) and any damage recorded for it. superseded records that the
+// files must not be loaded again even while they still exist (a file that
+// supersedes them was loaded). The packs are marked first and the files'
+// markers removed last, so a crash in between leaves no copy in a dropped
+// pack in use.
+func (d *DB) DropFiles(ids []crypto.ID, superseded bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	tx := d.newBatch()
-	defer tx.discard()
-	var packs []byte
-	item, err := tx.txn.Get(fileKey(fileID))
-	if err == nil {
-		packs, err = item.ValueCopy(nil)
+	fail := func(err error) error { return fmt.Errorf("index: drop index files: %w", err) }
+	dropFiles := map[crypto.ID]bool{}
+	for _, id := range ids {
+		dropFiles[id] = true
 	}
-	if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
-		return fmt.Errorf("index: drop %s: %w", fileID.Short(), err)
+	var refKeys, delKeys [][]byte
+	var dropped []crypto.ID
+	seen := map[crypto.ID]bool{}
+	err := d.db.View(func(txn *badger.Txn) error {
+		for _, fid := range ids {
+			item, err := txn.Get(fileKey(fid))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			packs, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			for ; len(packs) >= crypto.IDSize; packs = packs[crypto.IDSize:] {
+				p := crypto.ID(packs[:crypto.IDSize])
+				refKeys = append(refKeys, packRefKey(p, fid))
+				if seen[p] {
+					continue
+				}
+				seen[p] = true
+				listed := false
+				eachKey(txn, append([]byte{prefixPackRef}, p[:]...), func(k []byte) {
+					if !dropFiles[crypto.ID(k[1+crypto.IDSize:])] {
+						listed = true
+					}
+				})
+				if listed {
+					continue
+				}
+				dropped = append(dropped, p)
+				delKeys = append(delKeys, packKey(p))
+				eachKey(txn, append([]byte{prefixDamage}, p[:]...), func(k []byte) { delKeys = append(delKeys, k) })
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fail(err)
 	}
-	for ; len(packs) >= crypto.IDSize; packs = packs[crypto.IDSize:] {
-		p := crypto.ID(packs[:crypto.IDSize])
-		if err := tx.del(packRefKey(p, fileID)); err != nil {
-			return fmt.Errorf("index: drop %s: %w", fileID.Short(), err)
+	wb := d.db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, p := range dropped {
+		if err := wb.Set(append([]byte{prefixGone}, p[:]...), nil); err != nil {
+			return fail(err)
 		}
-		listed, err := tx.anyWithPrefix(append([]byte{prefixPackRef}, p[:]...))
-		if err != nil {
-			return fmt.Errorf("index: drop %s: %w", fileID.Short(), err)
+	}
+	for _, k := range delKeys {
+		if err := wb.Delete(k); err != nil {
+			return fail(err)
 		}
-		if !listed {
-			if err := tx.dropPack(p); err != nil {
-				return fmt.Errorf("index: drop %s: pack %s: %w", fileID.Short(), p.Short(), err)
+	}
+	if err := wb.Flush(); err != nil {
+		return fail(err)
+	}
+	d.setGone(dropped, nil)
+	wb2 := d.db.NewWriteBatch()
+	defer wb2.Cancel()
+	for _, k := range refKeys {
+		if err := wb2.Delete(k); err != nil {
+			return fail(err)
+		}
+	}
+	for _, fid := range ids {
+		for _, k := range [][]byte{fileKey(fid), append([]byte{prefixBadFile}, fid[:]...)} {
+			if err := wb2.Delete(k); err != nil {
+				return fail(err)
+			}
+		}
+		if superseded {
+			if err := wb2.Set(append([]byte{prefixSuperseded}, fid[:]...), nil); err != nil {
+				return fail(err)
 			}
 		}
 	}
-	for _, k := range [][]byte{fileKey(fileID), append([]byte{prefixBadFile}, fileID[:]...)} {
-		if err := tx.del(k); err != nil {
-			return fmt.Errorf("index: drop %s: %w", fileID.Short(), err)
-		}
-	}
-	if superseded {
-		if err := tx.set(append([]byte{prefixSuperseded}, fileID[:]...), nil); err != nil {
-			return fmt.Errorf("index: drop %s: %w", fileID.Short(), err)
-		}
-	}
-	if err := tx.commit(); err != nil {
-		return fmt.Errorf("index: drop %s: %w", fileID.Short(), err)
+	if err := wb2.Flush(); err != nil {
+		return fail(err)
 	}
 	return nil
 }
 
-// dropPack removes pack p and its copies of blobs.
-func (tx *batch) dropPack(p crypto.ID) error {
-	item, err := tx.txn.Get(packKey(p))
-	if errors.Is(err, badger.ErrKeyNotFound) {
+// GoneCount returns the number of dropped packs whose copies blob values
+// may still list.
+func (d *DB) GoneCount() int { return len(*d.gone.Load()) }
+
+// Collect removes the copies in dropped packs for good (one pass over the
+// copy keys, in order), points blobs whose primary copy was dropped at
+// another copy, and then forgets the dropped packs, so the cache does not
+// grow with what prunes deleted.
+func (d *DB) Collect() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	gone := *d.gone.Load()
+	if len(gone) == 0 {
 		return nil
-	} else if err != nil {
-		return err
 	}
-	list, err := item.ValueCopy(nil)
+	fail := func(err error) error { return fmt.Errorf("index: collect: %w", err) }
+	wb := d.db.NewWriteBatch()
+	defer wb.Cancel()
+	// Live copies by blob, for primaries that need another.
+	other := map[string][]byte{}
+	err := d.scan(prefixCopy, true, func(k []byte, item *badger.Item) error {
+		if len(k) != 1+2*crypto.IDSize {
+			return nil
+		}
+		bk := append([]byte{prefixBlob}, k[:1+crypto.IDSize]...)
+		if gone[crypto.ID(k[1+crypto.IDSize:])] {
+			return wb.Delete(append([]byte{prefixCopy}, k...))
+		}
+		if _, ok := other[string(bk)]; !ok {
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			other[string(bk)] = v
+		}
+		return nil
+	})
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	_, entries, err := decodePackValue(list)
+	err = d.scan(prefixBlob, true, func(k []byte, item *badger.Item) error {
+		return item.Value(func(v []byte) error {
+			if len(v) < crypto.IDSize || !gone[crypto.ID(v[:crypto.IDSize])] {
+				return nil
+			}
+			key := append([]byte{prefixBlob}, k...)
+			if alt, ok := other[string(key)]; ok {
+				return wb.Set(key, alt)
+			}
+			return wb.Delete(key)
+		})
+	})
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	for _, e := range entries {
-		locs, err := getLocations(tx.txn, e.Type, e.ID)
-		if err != nil {
-			return err
-		}
-		locs = slices.DeleteFunc(locs, func(l Location) bool { return l.Pack == p })
-		if len(locs) == 0 {
-			err = tx.del(blobKey(e.Type, e.ID))
-		} else {
-			err = tx.set(blobKey(e.Type, e.ID), encodeLocations(locs))
-		}
-		if err != nil {
-			return err
+	for p := range gone {
+		if err := wb.Delete(append([]byte{prefixGone}, p[:]...)); err != nil {
+			return fail(err)
 		}
 	}
-	if err := tx.del(packKey(p)); err != nil {
-		return err
+	if err := wb.Flush(); err != nil {
+		return fail(err)
 	}
-	// Damage recorded for the pack or its blobs.
-	var keys [][]byte
-	if err := tx.keysWithPrefix(append([]byte{prefixDamage}, p[:]...), func(k []byte) { keys = append(keys, k) }); err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := tx.del(k); err != nil {
-			return err
-		}
-	}
+	empty := map[crypto.ID]bool{}
+	d.gone.Store(&empty)
 	return nil
+}
+
+// eachKey calls fn with a copy of every key under prefix.
+func eachKey(txn *badger.Txn, prefix []byte, fn func(k []byte)) {
+	opts := badger.DefaultIteratorOptions
+	opts.PrefetchValues = false
+	opts.Prefix = prefix
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		fn(it.Item().KeyCopy(nil))
+	}
 }
 
 // Superseded returns the index files marked superseded.
@@ -594,73 +777,6 @@ func (d *DB) ForgetSuperseded(fileID crypto.ID) error {
 	})
 	if err != nil {
 		return fmt.Errorf("index: %w", err)
-	}
-	return nil
-}
-
-// batch is a read-write transaction that commits and starts afresh when it
-// grows too big for one badger transaction; it reads its own writes.
-type batch struct {
-	db  *badger.DB
-	txn *badger.Txn
-}
-
-func (d *DB) newBatch() *batch { return &batch{db: d.db, txn: d.db.NewTransaction(true)} }
-
-func (tx *batch) set(k, v []byte) error {
-	err := tx.txn.Set(k, v)
-	if errors.Is(err, badger.ErrTxnTooBig) {
-		if err = tx.renew(); err == nil {
-			err = tx.txn.Set(k, v)
-		}
-	}
-	return err
-}
-
-func (tx *batch) del(k []byte) error {
-	err := tx.txn.Delete(k)
-	if errors.Is(err, badger.ErrTxnTooBig) {
-		if err = tx.renew(); err == nil {
-			err = tx.txn.Delete(k)
-		}
-	}
-	return err
-}
-
-func (tx *batch) renew() error {
-	if err := tx.txn.Commit(); err != nil {
-		return err
-	}
-	tx.txn = tx.db.NewTransaction(true)
-	return nil
-}
-
-func (tx *batch) commit() error { return tx.txn.Commit() }
-
-func (tx *batch) discard() { tx.txn.Discard() }
-
-func (tx *batch) exists(k []byte) (bool, error) {
-	_, err := tx.txn.Get(k)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-func (tx *batch) anyWithPrefix(prefix []byte) (bool, error) {
-	found := false
-	err := tx.keysWithPrefix(prefix, func([]byte) { found = true })
-	return found, err
-}
-
-func (tx *batch) keysWithPrefix(prefix []byte, fn func(k []byte)) error {
-	opts := badger.DefaultIteratorOptions
-	opts.PrefetchValues = false
-	opts.Prefix = prefix
-	it := tx.txn.NewIterator(opts)
-	defer it.Close()
-	for it.Rewind(); it.Valid(); it.Next() {
-		fn(it.Item().KeyCopy(nil))
 	}
 	return nil
 }
@@ -742,6 +858,8 @@ func (d *DB) Reset() error {
 	if err != nil {
 		return fmt.Errorf("index: reset cache: %w", err)
 	}
+	empty := map[crypto.ID]bool{}
+	d.gone.Store(&empty)
 	return nil
 }
 
@@ -762,9 +880,59 @@ func (d *DB) Packs(fn func(id crypto.ID, size int64) error) error {
 	})
 }
 
-// Count returns the number of indexed blobs (it iterates keys only).
+// Count returns the number of indexed blobs (with a copy in a pack not
+// dropped).
 func (d *DB) Count() (int, error) {
 	n := 0
-	err := d.scan(prefixBlob, false, func([]byte, *badger.Item) error { n++; return nil })
+	err := d.scan(prefixBlob, true, func(k []byte, item *badger.Item) error {
+		var p crypto.ID
+		if err := item.Value(func(v []byte) error { p = crypto.ID(v[:crypto.IDSize]); return nil }); err != nil {
+			return err
+		}
+		if !d.isGone(p) {
+			n++
+			return nil
+		}
+		locs, err := d.LookupAll(pack.BlobType(k[0]), crypto.ID(k[1:]))
+		if len(locs) > 0 {
+			n++
+		}
+		return err
+	})
 	return n, err
+}
+
+func (d *DB) loadGone() error {
+	gone := map[crypto.ID]bool{}
+	err := d.scan(prefixGone, false, func(k []byte, _ *badger.Item) error {
+		if len(k) == crypto.IDSize {
+			gone[crypto.ID(k)] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("index: open cache %s: %w", d.dir, err)
+	}
+	d.gone.Store(&gone)
+	return nil
+}
+
+func (d *DB) isGone(p crypto.ID) bool {
+	g := d.gone.Load()
+	return g != nil && len(*g) > 0 && (*g)[p]
+}
+
+// setGone changes the in-memory set of dropped packs (d.mu held).
+func (d *DB) setGone(add, remove []crypto.ID) {
+	if len(add) == 0 && len(remove) == 0 {
+		return
+	}
+	m := maps.Clone(*d.gone.Load())
+	for _, p := range add {
+		m[p] = true
+	}
+	for _, p := range remove {
+		delete(m, p)
+	}
+	d.gone.Store(&m)
 }

@@ -64,8 +64,8 @@ func (r *Repository) SaveIndex(ctx context.Context, f *IndexFile) (crypto.ID, er
 	if err := r.idx.AddFile(id, f); err != nil {
 		return id, err
 	}
-	for _, old := range f.Supersedes {
-		if err := r.idx.DropFile(old, true); err != nil {
+	if len(f.Supersedes) > 0 {
+		if err := r.idx.DropFiles(f.Supersedes, true); err != nil {
 			return id, err
 		}
 	}

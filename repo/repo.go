@@ -312,20 +312,28 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 	}
 	// Superseded files first (their replacements are loaded), then those
 	// that vanished.
+	var drop, vanished []crypto.ID
 	for id := range supersede {
-		if superseded[id] {
-			continue
+		if !superseded[id] {
+			drop = append(drop, id)
+			delete(damaged, id)
 		}
-		if err := r.idx.DropFile(id, present[id]); err != nil {
-			return err
-		}
-		delete(damaged, id)
 	}
 	for id := range known {
 		if !present[id] && !supersede[id] {
-			if err := r.idx.DropFile(id, false); err != nil {
-				return err
-			}
+			vanished = append(vanished, id)
+		}
+	}
+	// Superseded files are marked so even while they still exist (a
+	// mark of a file that is gone is forgotten below, next time).
+	if len(drop) > 0 {
+		if err := r.idx.DropFiles(drop, true); err != nil {
+			return err
+		}
+	}
+	if len(vanished) > 0 {
+		if err := r.idx.DropFiles(vanished, false); err != nil {
+			return err
 		}
 	}
 	for id := range superseded {

@@ -16,8 +16,13 @@ set -euo pipefail
 
 FILES=${1:-1000000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=${PRUNE_BENCH_DIR:-$(mktemp -d /var/tmp/arca-prune.XXXXXX)}
-trap 'rm -rf "$WORK"' EXIT
+if [ -n "${PRUNE_BENCH_DIR:-}" ]; then
+	WORK=$PRUNE_BENCH_DIR # kept afterwards
+	mkdir -p "$WORK"
+else
+	WORK=$(mktemp -d /var/tmp/arca-prune.XXXXXX)
+	trap 'rm -rf "$WORK"' EXIT
+fi
 command -v restic >/dev/null || { echo "restic is not installed (apt-get install restic)"; exit 1; }
 (cd "$ROOT" && go build -o "$WORK/arca" ./cmd/arca)
 export ARCA_PASSWORD=bench RESTIC_PASSWORD=bench

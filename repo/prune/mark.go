@@ -33,21 +33,15 @@ type plan struct {
 // wait are left out.
 func (p *pruner) plan(ctx context.Context) (*plan, error) {
 	r := p.r
+	// First the packs' sizes only; their entries are read again one pack
+	// at a time below, so that memory holds the entries of partly used
+	// packs only.
 	var packs []*packUse
-	var damaged []*packUse
 	err := r.IndexedPacks(func(ip repo.IndexPack) error {
 		p.res.Total.add(ip.Size)
-		if p.pending[ip.ID] {
-			return nil
+		if !p.pending[ip.ID] {
+			packs = append(packs, &packUse{id: ip.ID, size: ip.Size})
 		}
-		pu := &packUse{id: ip.ID, size: ip.Size, keep: ip.Entries}
-		for _, e := range ip.Entries {
-			if !r.Usable(repo.Location{Pack: ip.ID, Entry: e}) {
-				damaged = append(damaged, pu)
-				return nil
-			}
-		}
-		packs = append(packs, pu)
 		return nil
 	})
 	if err != nil {
@@ -62,30 +56,49 @@ func (p *pruner) plan(ctx context.Context) (*plan, error) {
 		}
 		return compareIDs(a.id, b.id)
 	})
-	kept := map[crypto.ID]uint8{}
-	assign := func(pu *packUse) {
-		entries := pu.keep
-		pu.keep = nil
+	// The used set records which used blobs have a copy kept (keptBit).
+	assign := func(pu *packUse, entries []pack.Entry) {
 		for _, e := range entries {
 			b := usedBit(e.Type)
-			if p.used[e.ID]&b == 0 || kept[e.ID]&b != 0 {
+			v := p.used[e.ID]
+			if v&b == 0 || v&keptBit(e.Type) != 0 {
 				pu.unused += int64(e.Length)
 				continue
 			}
-			kept[e.ID] |= b
+			p.used[e.ID] = v | keptBit(e.Type)
 			pu.used += int64(e.Length)
 			pu.keep = append(pu.keep, e)
 		}
+		if pu.unused == 0 {
+			pu.keep = nil // wholly used: nothing to repack
+		}
 	}
+	var damaged []*packUse
+	damagedEntries := map[crypto.ID][]pack.Entry{}
+	var kept []*packUse
 	for _, pu := range packs {
-		assign(pu)
+		ip, ok, err := r.IndexedPack(pu.id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if slices.ContainsFunc(ip.Entries, func(e pack.Entry) bool { return !r.Usable(repo.Location{Pack: pu.id, Entry: e}) }) {
+			damaged = append(damaged, pu)
+			damagedEntries[pu.id] = ip.Entries
+			continue
+		}
+		assign(pu, ip.Entries)
+		kept = append(kept, pu)
 	}
+	packs = kept
 	pl := &plan{}
 	var partly []*packUse
 	var usedBytes, unusedBytes int64
 	for _, pu := range packs {
 		switch {
-		case len(pu.keep) == 0:
+		case pu.used == 0:
 			pl.candidates = append(pl.candidates, pu.id)
 			p.res.Unused.add(pu.size)
 		case pu.unused > 0:
@@ -99,8 +112,8 @@ func (p *pruner) plan(ctx context.Context) (*plan, error) {
 	for _, pu := range damaged {
 		// Kept (repair packs salvages what is intact), unless every used
 		// blob it holds has a copy elsewhere.
-		assign(pu)
-		if len(pu.keep) == 0 {
+		assign(pu, damagedEntries[pu.id])
+		if pu.used == 0 {
 			pl.candidates = append(pl.candidates, pu.id)
 			p.res.Unused.add(pu.size)
 		}

@@ -17,9 +17,13 @@ import (
 
 // Bits of a blob's entry in the used set: referenced as a data or tree
 // blob. The same ID could in principle be both.
+// The plan marks a used blob's kept copy in the same set (one map of a
+// byte per used blob is the largest thing prune holds in memory).
 const (
 	usedData uint8 = 1 << iota
 	usedTree
+	keptData
+	keptTree
 )
 
 func usedBit(t pack.BlobType) uint8 {
@@ -27,6 +31,13 @@ func usedBit(t pack.BlobType) uint8 {
 		return usedTree
 	}
 	return usedData
+}
+
+func keptBit(t pack.BlobType) uint8 {
+	if t == pack.TreeBlob {
+		return keptTree
+	}
+	return keptData
 }
 
 // usedSet is every blob some snapshot references.
