@@ -252,6 +252,10 @@ func (r *Repository) KeyID() crypto.ID { return r.keyID }
 // CacheDir returns the directory of the local cache in use.
 func (r *Repository) CacheDir() string { return r.cacheDir }
 
+// collectAfter is how many dropped packs the cache marks before it
+// removes their copies for good.
+const collectAfter = 64
+
 // SyncIndex brings the cache up to date with the repository's index
 // files: it loads the files it has not seen, and drops exactly what the
 // files that vanished or were superseded (by a prune or a repair that
@@ -341,6 +345,13 @@ func (r *Repository) SyncIndex(ctx context.Context) error {
 			if err := r.idx.ForgetSuperseded(id); err != nil {
 				return err
 			}
+		}
+	}
+	// Dropped packs are only marked; once there are many, their copies
+	// are removed for good (one pass over the cache).
+	if r.idx.GoneCount() >= collectAfter {
+		if err := r.idx.Collect(); err != nil {
+			return err
 		}
 	}
 	if len(damaged) > 0 {
