@@ -84,6 +84,18 @@ func (e *env) backupAnnounced(src string) *snapshot.Snapshot {
 	return e.backup(r, src)
 }
 
+// twoForgetFirst backs up two sources, forgets the first snapshot and
+// returns its source and the packs that held its data.
+func (e *env) twoForgetFirst() (srcA string, aPacks map[crypto.ID]bool) {
+	e.t.Helper()
+	srcA = e.source(1)
+	a := e.backupAnnounced(srcA)
+	e.backupAnnounced(e.source(2))
+	aPacks = packsOf(e.t, e.host(), a)
+	e.forget(a)
+	return srcA, aPacks
+}
+
 func (e *env) forget(sn *snapshot.Snapshot) {
 	e.t.Helper()
 	if err := snapshot.Remove(e.t.Context(), e.host(), sn); err != nil {
@@ -190,10 +202,7 @@ func storedPacks(t *testing.T, r *repo.Repository) map[crypto.ID]int64 {
 // second deletes what no snapshot uses; the rest restores.
 func TestPruneTwoPhases(t *testing.T) {
 	e := newEnv(t)
-	a := e.backupAnnounced(e.source(1))
-	e.backupAnnounced(e.source(2))
-	aPacks := packsOf(t, e.host(), a)
-	e.forget(a)
+	_, aPacks := e.twoForgetFirst()
 	before := storedPacks(t, e.host())
 
 	res := e.prune(prune.Options{})
@@ -223,9 +232,7 @@ func TestPruneTwoPhases(t *testing.T) {
 // dry run reports the plan and changes nothing.
 func TestPruneMarginAndDryRun(t *testing.T) {
 	e := newEnv(t)
-	a := e.backupAnnounced(e.source(1))
-	e.backupAnnounced(e.source(2))
-	e.forget(a)
+	e.twoForgetFirst()
 	dry := e.prune(prune.Options{DryRun: true})
 	if dry.Unused.Packs+dry.Repack.Packs == 0 || !dry.Marked.IsNull() {
 		t.Fatalf("dry run: %+v", dry)
@@ -247,10 +254,7 @@ func TestPruneMarginAndDryRun(t *testing.T) {
 // pack its snapshot uses.
 func TestDedupWhileMarking(t *testing.T) {
 	e := newEnv(t)
-	srcA := e.source(1)
-	a := e.backupAnnounced(srcA)
-	e.backupAnnounced(e.source(2))
-	e.forget(a)
+	srcA, _ := e.twoForgetFirst()
 
 	w := e.host()
 	hb := e.announce(w, "backup") // running before the marking
@@ -279,11 +283,7 @@ func TestDedupWhileMarking(t *testing.T) {
 // it without loss.
 func TestBackupAfterMarking(t *testing.T) {
 	e := newEnv(t)
-	srcA := e.source(1)
-	a := e.backupAnnounced(srcA)
-	e.backupAnnounced(e.source(2))
-	aPacks := packsOf(t, e.host(), a)
-	e.forget(a)
+	srcA, aPacks := e.twoForgetFirst()
 	e.prune(prune.Options{})
 
 	w := e.host()
@@ -375,10 +375,7 @@ func (f failPackRemove) Remove(ctx context.Context, h backend.Handle) error {
 // them again, and the next prune finishes the sweep.
 func TestRecoverMeetsCandidate(t *testing.T) {
 	e := newEnv(t)
-	a := e.backupAnnounced(e.source(1))
-	e.backupAnnounced(e.source(2))
-	aPacks := packsOf(t, e.host(), a)
-	e.forget(a)
+	_, aPacks := e.twoForgetFirst()
 	e.prune(prune.Options{})
 	killed := repotest.Open(t, failPackRemove{e.be})
 	if _, err := e.tryPrune(killed, prune.Options{}); err == nil {
@@ -461,10 +458,7 @@ func TestRepack(t *testing.T) {
 // heartbeat is fresh) and reclaims the space in one run.
 func TestPruneNow(t *testing.T) {
 	e := newEnv(t)
-	a := e.backupAnnounced(e.source(1))
-	e.backupAnnounced(e.source(2))
-	aPacks := packsOf(t, e.host(), a)
-	e.forget(a)
+	_, aPacks := e.twoForgetFirst()
 	other := e.host()
 	hb := e.announce(other, "backup")
 	if _, err := e.tryPrune(e.host(), prune.Options{Now: true}); !errors.Is(err, repo.ErrBusy) {

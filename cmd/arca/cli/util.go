@@ -35,15 +35,9 @@ func findSnapshot(cmd *cobra.Command, r *repo.Repository, ref string) (*snapshot
 // closes it. A command that went through but skipped missing or damaged
 // objects (each reported as a warning) ends with repo.ErrDamaged.
 func (a *app) withRepo(fn func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, args []string) error {
-		ctx := cmd.Context()
-		r, err := a.openRepo(ctx)
-		if err != nil {
-			return err
-		}
-		defer r.Close()
+	return a.withRepoMending(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
 		return damaged(r, fn(ctx, r, cmd, args))
-	}
+	})
 }
 
 // withRepoMending is withRepo for the repair commands: the damage they
