@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/pack"
@@ -40,6 +41,11 @@ type File struct {
 //	pack = pack id [32] | size uvarint | pack header as in
 //	       pack.EncodeHeader, without its version byte
 func (f *File) Encode(dst []byte) []byte {
+	size := 1 + 2*binary.MaxVarintLen64 + len(f.Supersedes)*crypto.IDSize
+	for _, p := range f.Packs {
+		size += crypto.IDSize + 2*binary.MaxVarintLen64 + len(p.Entries)*(2+crypto.IDSize+3*5)
+	}
+	dst = slices.Grow(dst, size)
 	if len(f.Supersedes) == 0 {
 		dst = append(dst, Version1)
 	} else {
@@ -53,7 +59,9 @@ func (f *File) Encode(dst []byte) []byte {
 	for _, p := range f.Packs {
 		dst = append(dst, p.ID[:]...)
 		dst = binary.AppendUvarint(dst, uint64(p.Size))
-		dst = append(dst, pack.EncodeHeader(nil, p.Entries)[1:]...)
+		start := len(dst)
+		dst = pack.EncodeHeader(dst, p.Entries)
+		dst = append(dst[:start], dst[start+1:]...) // without the header's version byte
 	}
 	return dst
 }
@@ -75,10 +83,13 @@ func Decode(b []byte) (*File, error) {
 	var super []crypto.ID
 	if version == Version {
 		n, k := binary.Uvarint(b)
-		if k <= 0 || n == 0 || n > uint64(len(b)/crypto.IDSize) {
+		if k <= 0 || n == 0 {
 			return nil, corrupt("bad count of superseded files")
 		}
 		b = b[k:]
+		if n > uint64(len(b)/crypto.IDSize) {
+			return nil, corrupt("superseded files truncated")
+		}
 		super = make([]crypto.ID, n)
 		for i := range super {
 			copy(super[i][:], b)

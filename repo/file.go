@@ -39,9 +39,12 @@ func SealFile(key *crypto.Key, kind crypto.Kind, plaintext []byte) ([]byte, erro
 		}
 	}
 	if inner[0] == 0 {
+		inner = append(make([]byte, 0, 1+len(plaintext)), 0)
 		inner = append(inner, plaintext...)
 	}
-	out := append([]byte{}, fileMagic...)
+	// One allocation for the sealed file (index files can be tens of MB).
+	out := make([]byte, 0, fileHeaderSize+crypto.Overhead+len(inner))
+	out = append(out, fileMagic...)
 	out = append(out, crypto.FormatVersion, byte(kind))
 	return key.Seal(out, inner, crypto.AD(nil, kind, nil))
 }
