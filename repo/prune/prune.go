@@ -46,6 +46,9 @@ type Options struct {
 	StorageNow time.Time
 	// Log reports progress (may be nil).
 	Log func(msg string)
+	// Used, if not nil, is told how many blobs the snapshots use once
+	// they are known: the size of what prune holds in memory throughout.
+	Used func(blobs int)
 }
 
 // Limit is a size in bytes or a percentage.
@@ -177,6 +180,9 @@ func (p *pruner) run(ctx context.Context) error {
 		return err
 	}
 	p.used, p.res.Snapshots, p.res.UsedBlobs = used, snaps, len(used)
+	if p.opts.Used != nil {
+		p.opts.Used(len(used))
+	}
 	if !p.opts.DryRun {
 		for _, id := range damaged {
 			if err := removeList(ctx, r, id); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -130,6 +132,14 @@ func (a *app) prune(ctx context.Context, r *repo.Repository, opts prune.Options)
 	}
 	if !a.json && !a.quiet && a.verbose > 0 {
 		opts.Log = func(s string) { a.printf("%s\n", s) }
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// What prune holds throughout is the set of used blobs (under 64
+		// bytes each); the rest is garbage of one step at a time, which a
+		// soft limit keeps from growing the heap. Measured on a sweeping
+		// run at 700k used blobs: peak RSS 289-293 MB without, 264-275 MB
+		// with (docs/bench/README.md).
+		opts.Used = func(n int) { debug.SetMemoryLimit(int64(n)*80 + 56<<20) }
 	}
 	res, err := prune.Run(ctx, r, opts)
 	if res != nil {
