@@ -54,8 +54,16 @@ func NewCompressor(mode Compression) *Compressor {
 		// A 1 MiB window covers the average chunk and bounds the
 		// encoder's history buffer (8 MiB by default) per worker. Blobs are
 		// authenticated and hashed, so zstd's own checksum is not needed.
+		// Literals are entropy-coded even in blocks without matches:
+		// small text blobs often have none, and zstd's default leaves
+		// their literals raw. Measured on blobs of 256 B-8 KiB: random
+		// lowercase text 1.00x without, 1.80x with; Go source files
+		// 2.36x both, 3% slower; 4 KiB of random bytes 1.6 GB/s without,
+		// 1.16 GB/s with (BenchmarkCompress/small-random;
+		// TestSmallTextCompresses).
 		c.enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
-			zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(false))
+			zstd.WithLowerEncoderMem(true), zstd.WithWindowSize(1<<20), zstd.WithEncoderCRC(false),
+			zstd.WithAllLitEntropyCompression(true))
 	}
 	return c
 }

@@ -200,7 +200,7 @@ func BenchmarkCompress(b *testing.B) {
 	for _, in := range []struct {
 		name string
 		data []byte
-	}{{"text", text}, {"random", random}, {"small-text", text[:3000]}} {
+	}{{"text", text}, {"random", random}, {"small-text", text[:3000]}, {"small-random", random[:4096]}} {
 		b.Run(in.name, func(b *testing.B) {
 			c := NewCompressor(CompressionAuto)
 			b.SetBytes(int64(len(in.data)))
