@@ -51,6 +51,7 @@ const (
 	prefixCopy       = 'c' // 'c' | type | blob id | pack id -> location: every copy of a blob with several
 	prefixFile       = 'f' // 'f' | index file id -> the IDs of the packs it lists
 	prefixPack       = 'p' // 'p' | pack id -> uvarint size | n × (type | flags | blob id | offset, length, rawlength u32le)
+	prefixPackSize   = 'q' // 'q' | pack id -> uvarint size: what SyncPacks compares, without reading the entries
 	prefixPackRef    = 'r' // 'r' | pack id | index file id -> "": the file lists the pack
 	prefixSuperseded = 's' // 's' | index file id -> "": superseded, never loaded again
 	prefixGone       = 'z' // 'z' | pack id -> "": dropped; its copies are ignored until Collect
@@ -61,7 +62,7 @@ const (
 
 // cacheVersion is stored under versionKey; a cache of another version is
 // rebuilt from the repository.
-const cacheVersion = 5
+const cacheVersion = 6
 
 var (
 	versionKey  = []byte("version")
@@ -230,27 +231,6 @@ func decodePackValue(v []byte) (int64, []pack.Entry, error) {
 		entries = append(entries, e)
 	}
 	return int64(size), entries, nil
-}
-
-// PackEntries calls fn with the ID, size and blobs of every pack the
-// loaded index files list.
-func (d *DB) PackEntries(fn func(id crypto.ID, size int64, entries []pack.Entry) error) error {
-	return d.scan(prefixPack, true, func(k []byte, item *badger.Item) error {
-		if len(k) != crypto.IDSize {
-			return nil
-		}
-		var size int64
-		var entries []pack.Entry
-		err := item.Value(func(v []byte) error {
-			var err error
-			size, entries, err = decodePackValue(v)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		return fn(crypto.ID(k), size, entries)
-	})
 }
 
 // Pack returns the size and blobs of pack id as the index lists them (ok
@@ -543,6 +523,9 @@ func (d *DB) AddFile(fileID crypto.ID, f *File) error {
 		if err := wb.Set(packKey(p.ID), list); err != nil {
 			return fail(err)
 		}
+		if err := wb.Set(packSizeKey(p.ID), binary.AppendUvarint(nil, uint64(p.Size))); err != nil {
+			return fail(err)
+		}
 		if d.isGone(p.ID) {
 			back = append(back, p.ID)
 			if err := wb.Delete(append([]byte{prefixGone}, p.ID[:]...)); err != nil {
@@ -628,7 +611,7 @@ func (d *DB) DropFiles(ids []crypto.ID, superseded bool) error {
 					continue
 				}
 				dropped = append(dropped, p)
-				delKeys = append(delKeys, packKey(p))
+				delKeys = append(delKeys, packKey(p), packSizeKey(p))
 				eachKey(txn, append([]byte{prefixDamage}, p[:]...), func(k []byte) { delKeys = append(delKeys, k) })
 			}
 		}
@@ -785,7 +768,7 @@ func (d *DB) ForgetSuperseded(fileID crypto.ID) error {
 func (d *DB) HasPack(id crypto.ID) (bool, error) {
 	found := false
 	err := d.db.View(func(txn *badger.Txn) error {
-		_, err := txn.Get(packKey(id))
+		_, err := txn.Get(packSizeKey(id))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
 		}
@@ -803,7 +786,7 @@ func (d *DB) HasPack(id crypto.ID) (bool, error) {
 func (d *DB) PackSize(id crypto.ID) (int64, error) {
 	var size uint64
 	err := d.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(packKey(id))
+		item, err := txn.Get(packSizeKey(id))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
 		} else if err != nil {
@@ -865,10 +848,12 @@ func (d *DB) Reset() error {
 
 func packKey(id crypto.ID) []byte { return append([]byte{prefixPack}, id[:]...) }
 
+func packSizeKey(id crypto.ID) []byte { return append([]byte{prefixPackSize}, id[:]...) }
+
 // Packs calls fn with the ID and size of every pack the loaded index files
 // list.
 func (d *DB) Packs(fn func(id crypto.ID, size int64) error) error {
-	return d.scan(prefixPack, true, func(k []byte, item *badger.Item) error {
+	return d.scan(prefixPackSize, true, func(k []byte, item *badger.Item) error {
 		if len(k) != crypto.IDSize {
 			return nil
 		}

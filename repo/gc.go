@@ -25,11 +25,10 @@ type IndexPack = index.Pack
 // IndexFile is the content of an index file (index.File).
 type IndexFile = index.File
 
-// IndexedPacks calls fn with every pack the loaded index files list.
-func (r *Repository) IndexedPacks(fn func(p IndexPack) error) error {
-	return r.idx.PackEntries(func(id crypto.ID, size int64, entries []pack.Entry) error {
-		return fn(IndexPack{ID: id, Size: size, Entries: entries})
-	})
+// IndexedPackSizes calls fn with the ID and size of every pack the loaded
+// index files list, without reading their entries.
+func (r *Repository) IndexedPackSizes(fn func(id crypto.ID, size int64) error) error {
+	return r.idx.Packs(fn)
 }
 
 // IndexedPack returns pack id as the index lists it.

@@ -37,10 +37,10 @@ func (p *pruner) plan(ctx context.Context) (*plan, error) {
 	// at a time below, so that memory holds the entries of partly used
 	// packs only.
 	var packs []*packUse
-	err := r.IndexedPacks(func(ip repo.IndexPack) error {
-		p.res.Total.add(ip.Size)
-		if !p.pending[ip.ID] {
-			packs = append(packs, &packUse{id: ip.ID, size: ip.Size})
+	err := r.IndexedPackSizes(func(id crypto.ID, size int64) error {
+		p.res.Total.add(size)
+		if !p.pending[id] {
+			packs = append(packs, &packUse{id: id, size: size})
 		}
 		return nil
 	})
