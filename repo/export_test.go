@@ -6,3 +6,6 @@ func KillHeartbeat(h *Heartbeat) {
 	close(h.stop)
 	h.wg.Wait()
 }
+
+// DroppedPacks returns how many dropped packs the cache still marks.
+func DroppedPacks(r *Repository) int { return r.idx.GoneCount() }

@@ -363,3 +363,63 @@ func dropIndexFiles(t *testing.T, be backend.Backend) {
 		}
 	}
 }
+
+// TestCollectDroppedPacks: once an index file's packs are gone from the
+// repository, the cache marks them dropped; after collectAfter (64) marks,
+// SyncIndex removes their copies for good, and what other files list stays.
+func TestCollectDroppedPacks(t *testing.T) {
+	be := mem.New()
+	r := repotest.OnBackend(t, be)
+	ctx := t.Context()
+	keep := crypto.Hash([]byte("kept blob"))
+	keepPack := repo.IndexPack{ID: crypto.Hash([]byte("kept pack")), Size: 200,
+		Entries: []pack.Entry{{Type: pack.DataBlob, ID: keep, Length: 100, RawLength: 60}}}
+	if _, err := r.SaveIndex(ctx, &repo.IndexFile{Packs: []repo.IndexPack{keepPack}}); err != nil {
+		t.Fatal(err)
+	}
+	var files []crypto.ID
+	for i := range 70 {
+		blob := crypto.Hash([]byte{byte(i), 1})
+		p := repo.IndexPack{ID: crypto.Hash([]byte{byte(i), 2}), Size: 200,
+			Entries: []pack.Entry{{Type: pack.DataBlob, ID: blob, Length: 100, RawLength: 60}}}
+		id, err := r.SaveIndex(ctx, &repo.IndexFile{Packs: []repo.IndexPack{p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, id)
+	}
+	for _, id := range files[:63] {
+		if err := r.RemoveFile(ctx, backend.IndexFile, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.SyncIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := repo.DroppedPacks(r); n != 63 {
+		t.Fatalf("%d dropped packs marked; want 63 (below the threshold)", n)
+	}
+	if _, ok, _ := r.Lookup(pack.DataBlob, crypto.Hash([]byte{0, 1})); ok {
+		t.Error("a blob of a dropped pack is still found")
+	}
+	for _, id := range files[63:66] {
+		if err := r.RemoveFile(ctx, backend.IndexFile, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.SyncIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := repo.DroppedPacks(r); n != 0 {
+		t.Errorf("%d dropped packs still marked after the threshold", n)
+	}
+	if _, ok, _ := r.Lookup(pack.DataBlob, keep); !ok {
+		t.Error("the blob another index file lists was lost")
+	}
+	if _, ok, _ := r.Lookup(pack.DataBlob, crypto.Hash([]byte{69, 1})); !ok {
+		t.Error("a blob of a pack still indexed was lost")
+	}
+	if _, ok, _ := r.Lookup(pack.DataBlob, crypto.Hash([]byte{64, 1})); ok {
+		t.Error("a blob of a dropped pack is found after Collect")
+	}
+}
