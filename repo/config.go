@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+
 	"github.com/arcabackup/arca/repo/backend"
 
 	"github.com/arcabackup/arca/crypto"

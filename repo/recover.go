@@ -43,14 +43,10 @@ func (r *Repository) ListPacks(ctx context.Context) (map[crypto.ID]int64, error)
 // right now may be indexed twice; duplicate index entries are harmless.
 // Packs in a candidate list (ReadCandidates) are left alone either way:
 // a prune has taken them out of the index, or is about to, and will
-// delete them.
+// delete them. A writer calls it after announcing itself, which brought
+// the cache up to date with index files a prune replaced.
 func (r *Repository) SyncPacks(ctx context.Context) error {
 	r.removeStale(ctx)
-	// The index first: a prune may have replaced index files since this
-	// session opened the repository, and their packs are gone.
-	if err := r.SyncIndex(ctx); err != nil {
-		return err
-	}
 	packs, err := r.ListPacks(ctx)
 	if err != nil {
 		return err

@@ -254,7 +254,9 @@ func TestCorruption(t *testing.T) {
 	t.Logf("flips per kind: %v", counts)
 }
 
-func (f *corruptionFixture) check(t *testing.T, parent *env, fl flip) {
+// flipped returns a test environment holding a copy of the fixture's
+// repository with fl applied.
+func (f *corruptionFixture) flipped(t *testing.T, parent *env, fl flip) (*env, string) {
 	e := &env{t: t, dir: t.TempDir(), vars: parent.vars}
 	repoDir := filepath.Join(e.dir, "repo")
 	if out, err := exec.Command("cp", "-a", f.repoDir, repoDir).CombinedOutput(); err != nil {
@@ -265,6 +267,11 @@ func (f *corruptionFixture) check(t *testing.T, parent *env, fl flip) {
 	data[fl.off] ^= fl.bit
 	os.Chmod(p, 0o600)
 	os.WriteFile(p, data, 0o600)
+	return e, repoDir
+}
+
+func (f *corruptionFixture) check(t *testing.T, parent *env, fl flip) {
+	e, repoDir := f.flipped(t, parent, fl)
 
 	var stderr strings.Builder
 	run := func(pw string, args ...string) result {

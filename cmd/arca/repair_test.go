@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -98,16 +97,7 @@ func TestRepairFlips(t *testing.T) {
 }
 
 func (f *corruptionFixture) checkRepair(t *testing.T, parent *env, c contents, fl flip) {
-	e := &env{t: t, dir: t.TempDir(), vars: parent.vars}
-	repoDir := filepath.Join(e.dir, "repo")
-	if out, err := exec.Command("cp", "-a", f.repoDir, repoDir).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v %s", err, out)
-	}
-	p := filepath.Join(repoDir, fl.rel)
-	data, _ := os.ReadFile(p)
-	data[fl.off] ^= fl.bit
-	os.Chmod(p, 0o600)
-	os.WriteFile(p, data, 0o600)
+	e, repoDir := f.flipped(t, parent, fl)
 	run := func(args ...string) result {
 		return e.runEnv([]string{"ARCA_CACHE_DIR=" + filepath.Join(e.dir, "cache")}, append([]string{"-r", repoDir}, args...)...)
 	}

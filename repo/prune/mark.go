@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -54,7 +55,7 @@ func (p *pruner) plan(ctx context.Context) (*plan, error) {
 		if c := cmp.Compare(b.size, a.size); c != 0 {
 			return c
 		}
-		return compareIDs(a.id, b.id)
+		return bytes.Compare(a.id[:], b.id[:])
 	})
 	// The used set records which used blobs have a copy kept (keptBit).
 	assign := func(pu *packUse, entries []pack.Entry) {
@@ -161,7 +162,7 @@ func (p *pruner) plan(ctx context.Context) (*plan, error) {
 			p.res.Orphans.add(size)
 		}
 	}
-	sortIDs(pl.candidates)
+	slices.SortFunc(pl.candidates, func(a, b crypto.ID) int { return bytes.Compare(a[:], b[:]) })
 	return pl, nil
 }
 

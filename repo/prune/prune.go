@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/arcabackup/arca/crypto"
@@ -278,18 +277,4 @@ func (p *pruner) chooseRipe(ctx context.Context) error {
 
 func removeList(ctx context.Context, r *repo.Repository, id crypto.ID) error {
 	return ignoreGone(r.RemoveFile(ctx, backendPrune, id))
-}
-
-// sortIDs sorts IDs for deterministic output.
-func sortIDs(ids []crypto.ID) {
-	slices.SortFunc(ids, func(a, b crypto.ID) int { return compareIDs(a, b) })
-}
-
-func compareIDs(a, b crypto.ID) int {
-	for i := range a {
-		if a[i] != b[i] {
-			return int(a[i]) - int(b[i])
-		}
-	}
-	return 0
 }

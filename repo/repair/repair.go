@@ -59,9 +59,12 @@ func Packs(ctx context.Context, r *repo.Repository, ids []crypto.ID, dryRun bool
 	}
 	r.Avoid(ids) // store the salvaged blobs anew
 	var w *repo.Writer
+	var comp *pack.Compressor
 	if !dryRun {
 		w = r.NewWriter(ctx, repo.WriterOptions{})
+		comp = w.NewCompressor()
 	}
+	hasher := r.Key().NewIDHasher()
 	del := map[crypto.ID]bool{}
 	for _, id := range ids {
 		res := PackResult{Pack: id, Reason: reasons[id]}
@@ -74,31 +77,19 @@ func Packs(ctx context.Context, r *repo.Repository, ids []crypto.ID, dryRun bool
 				return out, fmt.Errorf("repair: pack %s is in no index file and %w", id.Short(), err)
 			}
 		}
-		pc, err := r.CheckPack(ctx, id)
+		// Read once: the pack's bytes against its name, each blob against
+		// its ID.
+		data, rerr := r.ReadPack(ctx, id)
 		switch {
-		case errors.Is(err, backend.ErrNotExist):
+		case errors.Is(rerr, backend.ErrNotExist):
 			if res.Reason == "" {
 				res.Reason = "missing"
 			}
-		case err != nil:
-			return out, err
-		case res.Reason == "":
-			res.Reason = "damaged"
-			if pc.Intact && pc.Header == nil && len(pc.Bad) == 0 {
-				res.Reason = "intact"
-			}
+		case rerr != nil:
+			return out, rerr
 		}
-		if res.Reason == "intact" {
-			out = append(out, res) // nothing to repair: left alone
-			continue
-		}
-		data, rerr := readPack(ctx, r, id)
-		comp := (*pack.Compressor)(nil)
-		if w != nil {
-			comp = w.NewCompressor()
-		}
-		hasher := r.Key().NewIDHasher()
-		for _, e := range ip.Entries {
+		salvaged := make([][]byte, len(ip.Entries)) // nil where the blob failed
+		for i, e := range ip.Entries {
 			var plain []byte
 			verr := rerr
 			if verr == nil {
@@ -112,9 +103,23 @@ func Packs(ctx context.Context, r *repo.Repository, ids []crypto.ID, dryRun bool
 				res.Lost = append(res.Lost, fmt.Sprintf("%s %s", e.Type, e.ID))
 				continue
 			}
+			salvaged[i] = append(plain, 0)[:len(plain)] // not nil, even when empty
+		}
+		if res.Reason == "" {
+			res.Reason = "damaged"
+			if len(res.Lost) == 0 && crypto.Hash(data) == id {
+				res.Reason = "intact"
+				out = append(out, res) // nothing to repair: left alone
+				continue
+			}
+		}
+		for i, e := range ip.Entries {
+			if salvaged[i] == nil {
+				continue
+			}
 			res.Salvaged++
 			if w != nil {
-				if _, err := w.SaveBlob(e.Type, e.ID, plain, comp); err != nil {
+				if _, err := w.SaveBlob(e.Type, e.ID, salvaged[i], comp); err != nil {
 					w.Close()
 					return out, err
 				}
@@ -142,10 +147,6 @@ func Packs(ctx context.Context, r *repo.Repository, ids []crypto.ID, dryRun bool
 		}
 	}
 	return out, nil
-}
-
-func readPack(ctx context.Context, r *repo.Repository, id crypto.ID) ([]byte, error) {
-	return r.ReadPack(ctx, id)
 }
 
 // SnapshotResult is what Snapshots did with one snapshot.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backend"
 )
@@ -189,22 +190,11 @@ func Replace(ctx context.Context, r *repo.Repository, sn *Snapshot) error {
 // and remove. It reports whether the tags changed.
 func (sn *Snapshot) Retag(set, add, remove []string) bool {
 	before := slices.Clone(sn.Tags)
-	tags := sn.Tags
+	tags := slices.Clone(sn.Tags)
 	if set != nil {
 		tags = slices.Clone(set)
 	}
-	for _, t := range add {
-		if !slices.Contains(tags, t) {
-			tags = append(tags, t)
-		}
-	}
-	tags = slices.DeleteFunc(tags, func(t string) bool { return slices.Contains(remove, t) })
-	tags = slices.DeleteFunc(tags, func(t string) bool { return t == "" })
-	slices.Sort(tags)
-	tags = slices.Compact(tags)
-	if len(tags) == 0 {
-		tags = nil
-	}
+	tags = applyTagChange(tags, add, remove)
 	b := slices.Clone(before)
 	slices.Sort(b)
 	sn.Tags = tags
@@ -221,4 +211,66 @@ func (sn *Snapshot) Retag(set, add, remove []string) bool {
 		}
 	}
 	return !slices.Equal(b, tags)
+}
+
+// applyTagChange adds and removes tags (tags may be modified), and returns
+// them sorted, without duplicates or empty tags; nil for none. Retag and
+// the merge of concurrent retags (mergeSiblings) share it.
+func applyTagChange(tags, add, remove []string) []string {
+	for _, t := range add {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	tags = slices.DeleteFunc(tags, func(t string) bool { return t == "" || slices.Contains(remove, t) })
+	slices.Sort(tags)
+	tags = slices.Compact(tags)
+	if len(tags) == 0 {
+		return nil
+	}
+	return tags
+}
+
+// mergeSiblings merges the files of one snapshot (the same Original) that
+// concurrent retags left, none replacing another, into one snapshot: the
+// file with the smallest ID, with every sibling's tag change applied in ID
+// order, so that every reader sees the same tags (two hosts adding a tag
+// each end with both).
+func mergeSiblings(list []*Snapshot) []*Snapshot {
+	groups := map[crypto.ID][]*Snapshot{}
+	for _, sn := range list {
+		k := sn.ID
+		if sn.Original != nil {
+			k = *sn.Original
+		}
+		groups[k] = append(groups[k], sn)
+	}
+	var out []*Snapshot
+	for _, sn := range list {
+		k := sn.ID
+		if sn.Original != nil {
+			k = *sn.Original
+		}
+		g := groups[k]
+		switch {
+		case len(g) == 1:
+			out = append(out, sn)
+			continue
+		case g[0] != sn:
+			continue // merged with the group's first
+		}
+		g = slices.Clone(g)
+		slices.SortFunc(g, func(a, b *Snapshot) int { return strings.Compare(a.ID.String(), b.ID.String()) })
+		m := *g[0]
+		tags := slices.Clone(m.Tags)
+		for _, o := range g[1:] {
+			tags = applyTagChange(tags, o.TagsAdded, o.TagsRemoved)
+		}
+		m.Tags = tags
+		for _, o := range g {
+			m.Files = append(m.Files, o.ID)
+		}
+		out = append(out, &m)
+	}
+	return out
 }

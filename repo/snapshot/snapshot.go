@@ -258,65 +258,6 @@ func load(ctx context.Context, r *repo.Repository) ([]*Snapshot, []crypto.ID, er
 	return out, replaced, nil
 }
 
-// mergeSiblings merges the files of one snapshot (the same Original) that
-// concurrent retags left, none replacing another, into one snapshot: the
-// file with the smallest ID, with every sibling's tag change applied in ID
-// order, so that every reader sees the same tags (two hosts adding a tag
-// each end with both).
-func mergeSiblings(list []*Snapshot) []*Snapshot {
-	groups := map[crypto.ID][]*Snapshot{}
-	for _, sn := range list {
-		k := sn.ID
-		if sn.Original != nil {
-			k = *sn.Original
-		}
-		groups[k] = append(groups[k], sn)
-	}
-	var out []*Snapshot
-	for _, sn := range list {
-		k := sn.ID
-		if sn.Original != nil {
-			k = *sn.Original
-		}
-		g := groups[k]
-		switch {
-		case len(g) == 1:
-			out = append(out, sn)
-			continue
-		case g[0] != sn:
-			continue // merged with the group's first
-		}
-		g = slices.Clone(g)
-		slices.SortFunc(g, func(a, b *Snapshot) int { return strings.Compare(a.ID.String(), b.ID.String()) })
-		m := *g[0]
-		tags := slices.Clone(m.Tags)
-		for _, o := range g[1:] {
-			tags = applyTagChange(tags, o.TagsAdded, o.TagsRemoved)
-		}
-		m.Tags = tags
-		for _, o := range g {
-			m.Files = append(m.Files, o.ID)
-		}
-		out = append(out, &m)
-	}
-	return out
-}
-
-// applyTagChange adds and removes tags, keeping them sorted.
-func applyTagChange(tags, add, remove []string) []string {
-	for _, t := range add {
-		if !slices.Contains(tags, t) {
-			tags = append(tags, t)
-		}
-	}
-	tags = slices.DeleteFunc(tags, func(t string) bool { return slices.Contains(remove, t) })
-	slices.Sort(tags)
-	if len(tags) == 0 {
-		return nil
-	}
-	return tags
-}
-
 // isTransient reports whether a load error may go away when tried again
 // (an I/O or network error) rather than being about the file's content.
 func isTransient(err error) bool {

@@ -106,25 +106,14 @@ version 2 ('arca migrate').`,
 func (a *app) prune(ctx context.Context, r *repo.Repository, opts prune.Options) error {
 	finish := func(err error) error { return err }
 	if !opts.DryRun {
-		host, user := identity()
-		hb, wctx, err := r.Announce(ctx, repo.AnnounceOptions{Operation: "prune", Hostname: host, Username: user, Solo: true, Exclusive: opts.Now})
-		if err != nil {
-			if errors.Is(err, repo.ErrBusy) {
-				return fmt.Errorf("%w (a prune runs alone, and --now only when no other writer runs)", err)
-			}
+		var err error
+		ctx, opts.Heartbeat, finish, err = a.announceAs(ctx, r, repo.AnnounceOptions{Operation: "prune", Solo: true, Exclusive: opts.Now})
+		if errors.Is(err, repo.ErrBusy) {
+			return fmt.Errorf("%w (a prune runs alone, and --now only when no other writer runs)", err)
+		} else if err != nil {
 			return err
 		}
-		ctx, opts.Heartbeat = wctx, hb
-		finish = func(err error) error {
-			if cause := context.Cause(wctx); err != nil && errors.Is(cause, repo.ErrSilent) {
-				err = cause
-			}
-			if derr := hb.Done(); err == nil && derr != nil {
-				a.warnf("removing the heartbeat: " + derr.Error())
-			}
-			return err
-		}
-		st, err := hb.StorageTime(ctx)
+		st, err := opts.Heartbeat.StorageTime(ctx)
 		if err != nil {
 			return finish(err)
 		}
@@ -214,16 +203,12 @@ host that writes to the repository runs this arca or later: arca before format
 				a.printf("the repository is at format version %d already\n", repo.ConfigVersion)
 				return nil
 			}
-			host, user := identity()
-			hb, _, err := r.Announce(ctx, repo.AnnounceOptions{Operation: "migrate", Hostname: host, Username: user, Exclusive: true})
+			wctx, _, finish, err := a.announceAs(ctx, r, repo.AnnounceOptions{Operation: "migrate", Exclusive: true})
 			if err != nil {
 				return err
 			}
-			from, err := r.Migrate(ctx)
-			if derr := hb.Done(); err == nil {
-				err = derr
-			}
-			if err != nil {
+			from, err := r.Migrate(wctx)
+			if err := finish(err); err != nil {
 				return err
 			}
 			if a.json {

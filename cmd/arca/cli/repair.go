@@ -27,16 +27,11 @@ lost content). Each takes --dry-run.`,
 			if dryRun {
 				return fn(ctx, r, args)
 			}
-			host, user := identity()
-			hb, wctx, err := r.Announce(ctx, repo.AnnounceOptions{Operation: op, Hostname: host, Username: user, Exclusive: true})
+			wctx, _, finish, err := a.announceAs(ctx, r, repo.AnnounceOptions{Operation: op, Exclusive: true})
 			if err != nil {
 				return err
 			}
-			err = fn(wctx, r, args)
-			if derr := hb.Done(); err == nil {
-				err = derr
-			}
-			return err
+			return finish(fn(wctx, r, args))
 		}
 	}
 	index := &cobra.Command{

@@ -13,10 +13,17 @@ import (
 // the heartbeat cannot be kept fresh; finish removes the heartbeat and
 // turns such an end into its cause.
 func (a *app) announce(ctx context.Context, r *repo.Repository, op string) (context.Context, func(error) error, error) {
-	host, user := identity()
-	hb, wctx, err := r.Announce(ctx, repo.AnnounceOptions{Operation: op, Hostname: host, Username: user})
+	wctx, _, finish, err := a.announceAs(ctx, r, repo.AnnounceOptions{Operation: op})
+	return wctx, finish, err
+}
+
+// announceAs is announce with every option (exclusive, solo); it fills in
+// the host and user and also returns the heartbeat.
+func (a *app) announceAs(ctx context.Context, r *repo.Repository, opts repo.AnnounceOptions) (context.Context, *repo.Heartbeat, func(error) error, error) {
+	opts.Hostname, opts.Username = identity()
+	hb, wctx, err := r.Announce(ctx, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	finish := func(err error) error {
 		if cause := context.Cause(wctx); err != nil && errors.Is(cause, repo.ErrSilent) {
@@ -27,7 +34,7 @@ func (a *app) announce(ctx context.Context, r *repo.Repository, op string) (cont
 		}
 		return err
 	}
-	return wctx, finish, nil
+	return wctx, hb, finish, nil
 }
 
 // asWriter wraps a withRepo function so that it runs announced as a writer
