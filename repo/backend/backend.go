@@ -98,6 +98,11 @@ func ReadSource(src Source) ([]byte, error) {
 // ErrNotExist is wrapped by errors about files that do not exist.
 var ErrNotExist = errors.New("backend: file does not exist")
 
+// ErrPermanent is wrapped by errors that repeating the call cannot cure:
+// credentials refused, permission denied, a request the server rejects as
+// malformed. Retrying decorators give up at once on them.
+var ErrPermanent = errors.New("backend: permanent failure")
+
 // ErrNoRepository is returned when opening a location that holds no
 // repository.
 var ErrNoRepository = errors.New("backend: no repository at this location")
