@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -230,4 +231,35 @@ Subsystem sftp internal-sftp
 		t.Fatal(err)
 	}
 	return &SSHD{Server: srv, Port: port, User: u.Username, KeyFile: filepath.Join(dir, "clientkey"), KnownHosts: known}
+}
+
+// VersityGW credentials of StartVersityGW's root account.
+const (
+	S3KeyID  = "arcatestkey"
+	S3Secret = "arcatestsecret123"
+)
+
+// StartVersityGW starts versitygw (an S3 gateway) on a free loopback port
+// with its posix backend on a new directory, in which the bucket "arca"
+// exists. It skips the test when versitygw is not installed (make deps
+// builds it into $(go env GOPATH)/bin).
+func StartVersityGW(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("versitygw")
+	if err != nil {
+		gopath, gerr := exec.Command("go", "env", "GOPATH").Output()
+		bin = filepath.Join(strings.TrimSpace(string(gopath)), "bin", "versitygw")
+		if _, err := os.Stat(bin); gerr != nil || err != nil {
+			Skip(t, "versitygw is not installed (make deps builds it)")
+		}
+	}
+	dir := t.TempDir()
+	root := filepath.Join(dir, "buckets")
+	if err := os.MkdirAll(filepath.Join(root, "arca"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(FreePort(t))
+	cmd := exec.Command(bin, "--quiet", "--port", addr, "posix", root)
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+S3KeyID, "ROOT_SECRET_KEY="+S3Secret)
+	return Start(t, cmd, addr, root, httpAnswers("http://"+addr+"/"))
 }
