@@ -107,7 +107,7 @@ func (r *Repository) PackSyncDue() bool {
 	if r.sawStale.Load() {
 		return true
 	}
-	if c, ok := r.be.(backend.CheapLister); ok && c.CheapList() {
+	if c, ok := backend.Ability[backend.CheapLister](r.be); ok && c.CheapList() {
 		return true
 	}
 	last, err := r.idx.LastSync()
@@ -129,7 +129,7 @@ const privateCachePrefix = "arca-cache-"
 // process holds. Failures are reported, never fatal.
 func (r *Repository) removeStale(ctx context.Context) {
 	cutoff := r.now().Add(-StaleAge)
-	if c, ok := r.be.(backend.TempCleaner); ok {
+	if c, ok := backend.Ability[backend.TempCleaner](r.be); ok {
 		if _, err := c.CleanTemp(ctx, cutoff); err != nil && ctx.Err() == nil {
 			r.Warn(fmt.Sprintf("removing stale temporary files: %v", err))
 		}

@@ -189,3 +189,27 @@ func (r ReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Wrapper is implemented by decorators (retries, limits, counting): Unwrap
+// returns the Backend they wrap.
+type Wrapper interface {
+	Unwrap() Backend
+}
+
+// Ability returns b, or the first backend beneath b's decorators, that
+// implements T (TempCleaner, CheapLister), so that decorating a backend
+// does not hide what it can do.
+func Ability[T any](b Backend) (T, bool) {
+	for b != nil {
+		if t, ok := b.(T); ok {
+			return t, true
+		}
+		w, ok := b.(Wrapper)
+		if !ok {
+			break
+		}
+		b = w.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
