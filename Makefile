@@ -15,9 +15,14 @@ build:
 test: deps lint race fuzz
 
 # deps: the real programs the tests drive (PostgreSQL 15, git, script from
-# bsdutils, runuser from util-linux), installed from Debian when missing and
-# when we are root with apt; otherwise the tests that need them skip.
-DEB_DEPS := postgresql-15 postgresql-client-15 git bsdutils util-linux fuse3 restic
+# bsdutils, runuser from util-linux, OpenSSH's sshd and ssh, rclone for
+# `rclone serve restic`), installed from Debian when missing and when we are
+# root with apt, and the S3 gateway versitygw, built with go install;
+# otherwise the tests that need them skip. As root, make test requires the
+# servers (ARCA_REQUIRE_SERVERS=1): a test that cannot start one fails.
+DEB_DEPS := postgresql-15 postgresql-client-15 git bsdutils util-linux fuse3 restic openssh-server openssh-client rclone
+VERSITYGW := github.com/versity/versitygw/cmd/versitygw@v1.8.0
+REQUIRE_SERVERS ?= $(shell [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo 1)
 deps:
 	@missing=$$(for p in $(DEB_DEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -26,12 +31,14 @@ deps:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 		else echo "not installed (tests needing them skip): $$missing"; fi; \
 	fi
+	@gobin=$$($(GO) env GOPATH)/bin; if [ ! -x "$$gobin/versitygw" ]; then \
+		echo "building versitygw ($(VERSITYGW))"; $(GO) install $(VERSITYGW); fi
 
 unit:
 	$(GO) test -count=1 $(PKGS)
 
 race:
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	ARCA_REQUIRE_SERVERS=$(REQUIRE_SERVERS) $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 # One line per fuzz target: package and function.
 FUZZ_TARGETS := \

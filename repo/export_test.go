@@ -9,3 +9,6 @@ func KillHeartbeat(h *Heartbeat) {
 
 // DroppedPacks returns how many dropped packs the cache still marks.
 func DroppedPacks(r *Repository) int { return r.idx.GoneCount() }
+
+// SplitCommand is splitCommand, for tests.
+var SplitCommand = splitCommand

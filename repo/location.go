@@ -1,11 +1,20 @@
 package repo
 
 import (
+	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo/backend/count"
+	"github.com/arcabackup/arca/repo/backend/limit"
 	"github.com/arcabackup/arca/repo/backend/local"
+	"github.com/arcabackup/arca/repo/backend/rest"
+	"github.com/arcabackup/arca/repo/backend/retry"
+	"github.com/arcabackup/arca/repo/backend/s3"
+	"github.com/arcabackup/arca/repo/backend/sftp"
 )
 
 // BackendOptions configure the backend a location opens.
@@ -13,52 +22,249 @@ type BackendOptions struct {
 	// Warn receives what the backend notices but does not fail on (such
 	// as a file where no file of its kind belongs). May be nil.
 	Warn func(msg string)
+	// Options are the backend's settings (-o KEY=VALUE), keyed by the
+	// backend's name: "s3.region", "sftp.command", "rest.connections".
+	Options map[string]string
+	// Getenv reads the environment (credentials); nil reads none.
+	Getenv func(string) string
+	// Upload and Download bound the average rates of a remote backend in
+	// bytes per second (0: unbounded).
+	Upload, Download int64
+	// Retry tunes the retries of a remote backend.
+	Retry retry.Options
 }
 
-// localPath returns the directory of a local location ("local:/path" or
-// a path), or an error for a location of another kind.
-func localPath(location string) (string, error) {
-	if p, ok := strings.CutPrefix(location, "local:"); ok {
-		return p, nil
-	}
-	for _, scheme := range []string{"s3:", "sftp:", "rest:", "rclone:"} {
-		if strings.HasPrefix(location, scheme) {
-			return "", fmt.Errorf("repo: repository %q: only local repositories are supported in this version", location)
+// scheme is one kind of location: how to parse it, and which options it
+// takes.
+type scheme struct {
+	name    string
+	options []string // without the "name." prefix
+	open    func(ctx context.Context, loc string, o BackendOptions, create bool) (be backend.Backend, undo func(), err error)
+}
+
+// schemes is the registry of locations, in the order they are tried; a
+// location with no known prefix is a local path.
+var schemes = []scheme{
+	{name: "local", open: openLocal},
+	{name: "s3", options: []string{"connections", "region", "bucket-lookup"}, open: openS3},
+	{name: "sftp", options: []string{"connections", "command", "args"}, open: openSFTP},
+	{name: "rest", options: []string{"connections"}, open: openREST},
+}
+
+// findScheme returns the scheme of location.
+func findScheme(location string) (scheme, error) {
+	for _, s := range schemes {
+		if strings.HasPrefix(location, s.name+":") {
+			return s, nil
 		}
 	}
-	if i := strings.Index(location, "://"); i > 0 {
-		return "", fmt.Errorf("repo: repository %q: only local repositories are supported in this version", location)
+	if p, _, ok := strings.Cut(location, ":"); ok && p == "rclone" {
+		return scheme{}, fmt.Errorf("repo: repository %q: rclone: locations are not supported yet; run `rclone serve restic` and use a rest: location", location)
 	}
-	return location, nil
+	if i := strings.Index(location, "://"); i > 0 && !strings.ContainsAny(location[:i], "/.") {
+		return scheme{}, fmt.Errorf("repo: repository %q: unknown kind of location %q (want local:, s3:, sftp: or rest:)", location, location[:i])
+	}
+	return scheme{name: "local", open: openLocal}, nil
+}
+
+// checkOptions refuses options the scheme does not take.
+func (s scheme) checkOptions(opts map[string]string) error {
+	for k := range opts {
+		kind, name, _ := strings.Cut(k, ".")
+		if kind != s.name || !slices.Contains(s.options, name) {
+			valid := "none"
+			if len(s.options) > 0 {
+				valid = s.name + "." + strings.Join(s.options, ", "+s.name+".")
+			}
+			return fmt.Errorf("repo: option %q does not apply to a %s repository (its options: %s)", k, s.name, valid)
+		}
+	}
+	return nil
 }
 
 // OpenBackend opens the storage of the repository at location: a
-// directory path or "local:PATH". It wraps backend.ErrNoRepository when
-// nothing is there.
-func OpenBackend(location string, opts BackendOptions) (backend.Backend, error) {
-	p, err := localPath(location)
+// directory path, "local:PATH", "s3:...", "sftp:..." or "rest:...". It
+// wraps backend.ErrNoRepository when nothing is there (where the backend
+// can tell without a request). Every backend counts its requests
+// (backend.Ability[*count.Backend]); remote ones retry transient failures
+// and keep to the limits in opts.
+func OpenBackend(ctx context.Context, location string, opts BackendOptions) (backend.Backend, error) {
+	s, err := findScheme(location)
 	if err != nil {
 		return nil, err
 	}
-	be, err := local.Open(p)
+	if err := s.checkOptions(opts.Options); err != nil {
+		return nil, err
+	}
+	if _, err := connections(s, opts); err != nil {
+		return nil, err
+	}
+	be, _, err := s.open(ctx, location, opts, false)
 	if err != nil {
 		return nil, err
 	}
-	be.Warn = opts.Warn
-	return be, nil
+	return decorate(s, be, opts)
 }
 
 // CreateBackend prepares the storage at location for Init. undo removes
 // what it made, for an Init that failed.
-func CreateBackend(location string, opts BackendOptions) (be backend.Backend, undo func(), err error) {
-	p, err := localPath(location)
+func CreateBackend(ctx context.Context, location string, opts BackendOptions) (be backend.Backend, undo func(), err error) {
+	s, err := findScheme(location)
 	if err != nil {
 		return nil, nil, err
 	}
-	lb, err := local.Create(p)
+	if err := s.checkOptions(opts.Options); err != nil {
+		return nil, nil, err
+	}
+	if _, err := connections(s, opts); err != nil {
+		return nil, nil, err
+	}
+	be, undo, err = s.open(ctx, location, opts, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	lb.Warn = opts.Warn
-	return lb, lb.RemoveCreated, nil
+	if undo == nil {
+		undo = func() {}
+	}
+	be, err = decorate(s, be, opts)
+	return be, undo, err
+}
+
+// decorate stacks the decorators on a backend: counting right above it,
+// then (remote only) limits, then retries.
+func decorate(s scheme, be backend.Backend, opts BackendOptions) (backend.Backend, error) {
+	be = count.New(be)
+	if s.name == "local" {
+		return be, nil
+	}
+	conns, err := connections(s, opts)
+	if err != nil {
+		return nil, err
+	}
+	be = limit.New(be, limit.Options{Connections: conns, Upload: opts.Upload, Download: opts.Download})
+	return retry.New(be, opts.Retry), nil
+}
+
+func connections(s scheme, opts BackendOptions) (int, error) {
+	v, ok := opts.Options[s.name+".connections"]
+	if !ok {
+		return 8, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1024 {
+		return 0, fmt.Errorf("repo: option %s.connections=%q: want a number from 1 to 1024", s.name, v)
+	}
+	return n, nil
+}
+
+func openLocal(_ context.Context, loc string, o BackendOptions, create bool) (backend.Backend, func(), error) {
+	p := strings.TrimPrefix(loc, "local:")
+	if create {
+		lb, err := local.Create(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		lb.Warn = o.Warn
+		return lb, lb.RemoveCreated, nil
+	}
+	lb, err := local.Open(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	lb.Warn = o.Warn
+	return lb, nil, nil
+}
+
+func openS3(ctx context.Context, loc string, o BackendOptions, create bool) (backend.Backend, func(), error) {
+	cfg, err := s3.ParseLocation(loc, o.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v, ok := o.Options["s3.region"]; ok {
+		cfg.Region = v
+	}
+	if v, ok := o.Options["s3.bucket-lookup"]; ok {
+		cfg.BucketLookup = v
+	}
+	cfg.Connections, _ = connections(scheme{name: "s3"}, o)
+	if create {
+		b, err := s3.Create(ctx, cfg)
+		return b, nil, err
+	}
+	b, err := s3.Open(cfg)
+	return b, nil, err
+}
+
+func openSFTP(_ context.Context, loc string, o BackendOptions, create bool) (backend.Backend, func(), error) {
+	cfg, err := sftp.ParseLocation(loc)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v, ok := o.Options["sftp.command"]; ok {
+		if cfg.Command, err = splitCommand(v); err != nil {
+			return nil, nil, fmt.Errorf("repo: option sftp.command: %w", err)
+		}
+	}
+	if v, ok := o.Options["sftp.args"]; ok {
+		if cfg.Args, err = splitCommand(v); err != nil {
+			return nil, nil, fmt.Errorf("repo: option sftp.args: %w", err)
+		}
+	}
+	if create {
+		b, err := sftp.Create(cfg)
+		return b, nil, err
+	}
+	b, err := sftp.Open(cfg)
+	return b, nil, err
+}
+
+func openREST(ctx context.Context, loc string, o BackendOptions, create bool) (backend.Backend, func(), error) {
+	cfg, err := rest.ParseLocation(loc, o.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.Connections, _ = connections(scheme{name: "rest"}, o)
+	if create {
+		b, err := rest.Create(ctx, cfg)
+		return b, nil, err
+	}
+	return rest.Open(cfg), nil, nil
+}
+
+// splitCommand splits a command line into words the way a shell does for
+// plain words and single- or double-quoted ones (no expansions).
+func splitCommand(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote rune
+	for _, c := range s {
+		switch {
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(c)
+		case c == '\'' || c == '"':
+			quote, inWord = c, true
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(c)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unterminated %c quote in %q", quote, s)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	if len(words) == 0 {
+		return nil, fmt.Errorf("empty command")
+	}
+	return words, nil
 }

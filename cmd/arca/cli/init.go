@@ -51,10 +51,15 @@ func (a *app) initCommand() *cobra.Command {
 }
 
 func (a *app) initRepo(ctx context.Context, loc string, pw []byte, comp pack.Compression) (repo.Config, error) {
-	be, undo, err := repo.CreateBackend(loc, repo.BackendOptions{Warn: a.warnf})
+	opts, err := a.backendOptions()
 	if err != nil {
 		return repo.Config{}, err
 	}
+	be, undo, err := repo.CreateBackend(ctx, loc, opts)
+	if err != nil {
+		return repo.Config{}, err
+	}
+	a.backends = append(a.backends, be)
 	host, user := identity()
 	cfg, err := repo.Init(ctx, be, pw, repo.InitOptions{Compression: comp, KDF: a.kdf, Hostname: host, Username: user})
 	if err != nil {

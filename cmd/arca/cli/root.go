@@ -42,6 +42,8 @@ type app struct {
 	quiet        bool
 	verbose      int
 	kdf          crypto.KDFParams
+	be           backendFlags
+	backends     []backend.Backend // opened, closed when the command ends
 
 	getenv func(string) string
 }
@@ -60,6 +62,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	for _, be := range a.backends {
+		be.Close() // ends an SFTP session's ssh
+	}
 	if errors.Is(err, syscall.EPIPE) {
 		return ExitOK // the reader of our output stopped early: nothing is wrong
 	}
@@ -105,6 +110,7 @@ Without -r, arca uses the local repository ` + defaultRepoHelp() + `; ` + "`arca
 	f.BoolVar(&a.json, "json", false, "print JSON instead of text")
 	f.BoolVarP(&a.quiet, "quiet", "q", false, "print nothing but errors")
 	f.CountVarP(&a.verbose, "verbose", "v", "print more (repeat for more)")
+	a.addBackendFlags(root)
 	a.addProfileFlags(root)
 	root.AddCommand(a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(),
 		a.lsCommand(), a.catCommand(), a.keyCommand(), a.versionCommand(),
@@ -141,19 +147,6 @@ func (a *app) location() (string, bool, error) {
 	return d, true, err
 }
 
-// openBackend opens the backend at the repository location.
-func (a *app) openBackend() (backend.Backend, string, error) {
-	loc, _, err := a.location()
-	if err != nil {
-		return nil, "", err
-	}
-	be, err := repo.OpenBackend(loc, repo.BackendOptions{Warn: a.warnf})
-	if err != nil {
-		return nil, loc, err
-	}
-	return be, loc, nil
-}
-
 func (a *app) cacheBase() (string, error) {
 	if a.noCache {
 		return "", nil
@@ -176,7 +169,7 @@ func (a *app) cacheBase() (string, error) {
 
 // openRepo is the one place commands open the repository.
 func (a *app) openRepo(ctx context.Context) (*repo.Repository, error) {
-	be, loc, err := a.openBackend()
+	be, loc, err := a.openBackend(ctx)
 	if err != nil {
 		if errors.Is(err, backend.ErrNoRepository) {
 			return nil, fmt.Errorf("%s: %w (create one with 'arca init')", loc, repo.ErrNoRepository)

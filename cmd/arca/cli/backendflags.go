@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend"
+	"github.com/arcabackup/arca/repo/backend/retry"
+	"github.com/spf13/cobra"
+)
+
+// backendFlags are the settings of the storage a repository lives on.
+type backendFlags struct {
+	options       []string // -o KEY=VALUE
+	limitUpload   int      // KiB/s
+	limitDownload int      // KiB/s
+}
+
+func (a *app) addBackendFlags(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringArrayVarP(&a.be.options, "option", "o", nil, "set a backend option KEY=VALUE (s3.region, s3.bucket-lookup, s3.connections, sftp.command, sftp.args, sftp.connections, rest.connections); repeatable")
+	f.IntVar(&a.be.limitUpload, "limit-upload", 0, "limit uploads to a remote repository to this many KiB/s on average (0: no limit)")
+	f.IntVar(&a.be.limitDownload, "limit-download", 0, "limit downloads from a remote repository to this many KiB/s on average (0: no limit)")
+}
+
+// backendOptions turns the flags into the repository's backend options.
+func (a *app) backendOptions() (repo.BackendOptions, error) {
+	o := repo.BackendOptions{Warn: a.warnf, Getenv: a.getenv, Options: map[string]string{}}
+	for _, kv := range a.be.options {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return o, fmt.Errorf("option %q: want KEY=VALUE", kv)
+		}
+		o.Options[k] = v
+	}
+	if a.be.limitUpload < 0 || a.be.limitDownload < 0 {
+		return o, fmt.Errorf("--limit-upload and --limit-download take a rate of 0 or more KiB/s")
+	}
+	o.Upload, o.Download = int64(a.be.limitUpload)<<10, int64(a.be.limitDownload)<<10
+	if a.verbose > 0 {
+		o.Retry = retry.Options{Report: a.warnf}
+	}
+	return o, nil
+}
+
+// openBackend opens the backend at the repository location.
+func (a *app) openBackend(ctx context.Context) (backend.Backend, string, error) {
+	loc, _, err := a.location()
+	if err != nil {
+		return nil, "", err
+	}
+	opts, err := a.backendOptions()
+	if err != nil {
+		return nil, loc, err
+	}
+	be, err := repo.OpenBackend(ctx, loc, opts)
+	if err != nil {
+		return nil, loc, err
+	}
+	a.backends = append(a.backends, be)
+	return be, loc, nil
+}
