@@ -239,8 +239,21 @@ func (r *Repository) Now() time.Time { return r.now() }
 // Config returns the repository's configuration.
 func (r *Repository) Config() Config { return r.cfg }
 
-// Key returns the master key.
+// Key returns the master key, for tests that forge files; everything
+// else seals, opens and names blobs through the repository's methods.
 func (r *Repository) Key() *crypto.Key { return r.key }
+
+// NewIDHasher returns a hasher of blob IDs, for one goroutine.
+func (r *Repository) NewIDHasher() *crypto.IDHasher { return r.key.NewIDHasher() }
+
+// BlobID returns the ID of a blob of content data.
+func (r *Repository) BlobID(data []byte) crypto.ID { return r.key.BlobID(data) }
+
+// OpenBlob verifies and opens a blob read from its pack (its sealed bytes
+// at e's place), appending the plaintext to dst; h may be nil.
+func (r *Repository) OpenBlob(h *crypto.IDHasher, e pack.Entry, sealed, dst []byte) ([]byte, error) {
+	return pack.OpenBlob(r.key, h, e, sealed, dst)
+}
 
 // Location describes where the repository is, for messages.
 func (r *Repository) Location() string { return r.be.Location() }

@@ -29,7 +29,7 @@ func saveBlobs(t *testing.T, r *repo.Repository, n, size int) map[crypto.ID][]by
 	for range n {
 		data := make([]byte, size)
 		rand.Read(data)
-		id := r.Key().BlobID(data)
+		id := r.BlobID(data)
 		blobs[id] = data
 		if _, err := w.SaveBlob(pack.DataBlob, id, bytes.Clone(data), comp); err != nil {
 			t.Fatal(err)
@@ -209,7 +209,7 @@ func TestSessionDedup(t *testing.T) {
 	w := r.NewWriter(context.Background(), repo.WriterOptions{})
 	comp := w.NewCompressor()
 	data := []byte("same content")
-	id := r.Key().BlobID(data)
+	id := r.BlobID(data)
 	for i, want := range []int{len(data) + crypto.Overhead, 0} {
 		stored, err := w.SaveBlob(pack.DataBlob, id, bytes.Clone(data), comp)
 		if err != nil || stored != want {
@@ -332,7 +332,7 @@ func TestCheckpointTimer(t *testing.T) {
 		for w.Stats().Packs == 0 { // fill and upload one pack
 			data := make([]byte, 1<<20)
 			rand.Read(data)
-			if _, err := w.SaveBlob(pack.DataBlob, r.Key().BlobID(data), data, comp); err != nil {
+			if _, err := w.SaveBlob(pack.DataBlob, r.BlobID(data), data, comp); err != nil {
 				t.Fatal(err)
 			}
 			synctest.Wait()

@@ -31,7 +31,7 @@ type bigBuffers struct {
 func (a *archiver) worker() {
 	wk := &worker{
 		buf:  make([]byte, 0, 64<<10),
-		h:    a.r.Key().NewIDHasher(),
+		h:    a.r.NewIDHasher(),
 		comp: a.w.NewCompressor(),
 	}
 	for job := range a.jobs {

@@ -103,7 +103,7 @@ func (a *archiver) storeStream(rd io.Reader, name string) (tree.Node, error) {
 	n.User, n.Group = a.names.user(n.UID), a.names.group(n.GID)
 	ch := chunker.NewWithBoundaries(rd, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax)
 	ch.SetAverageBits(a.cfg.ChunkAvgBits)
-	h := a.r.Key().NewIDHasher()
+	h := a.r.NewIDHasher()
 	comp := a.w.NewCompressor()
 	var buf []byte
 	for {

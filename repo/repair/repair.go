@@ -64,7 +64,7 @@ func Packs(ctx context.Context, r *repo.Repository, ids []crypto.ID, dryRun bool
 		w = r.NewWriter(ctx, repo.WriterOptions{})
 		comp = w.NewCompressor()
 	}
-	hasher := r.Key().NewIDHasher()
+	hasher := r.NewIDHasher()
 	del := map[crypto.ID]bool{}
 	for _, id := range ids {
 		res := PackResult{Pack: id, Reason: reasons[id]}
@@ -96,7 +96,7 @@ func Packs(ctx context.Context, r *repo.Repository, ids []crypto.ID, dryRun bool
 				if int64(e.Offset)+int64(e.Length) > int64(len(data)) {
 					verr = fmt.Errorf("beyond the end of the pack")
 				} else {
-					plain, verr = pack.OpenBlob(r.Key(), hasher, e, data[e.Offset:e.Offset+e.Length], nil)
+					plain, verr = r.OpenBlob(hasher, e, data[e.Offset:e.Offset+e.Length], nil)
 				}
 			}
 			if verr != nil {

@@ -499,7 +499,7 @@ func TestOwnerByName(t *testing.T) {
 	w := r.NewWriter(ctx, repo.WriterOptions{})
 	comp := w.NewCompressor()
 	data := []byte("owned")
-	id := r.Key().NewIDHasher().Sum(data)
+	id := r.NewIDHasher().Sum(data)
 	if _, err := w.SaveBlob(pack.DataBlob, id, append([]byte(nil), data...), comp); err != nil {
 		t.Fatal(err)
 	}

@@ -159,7 +159,7 @@ func (rs *restorer) localBlobsAt(dn *dirNode, name string, n *tree.Node, locs []
 // reads nothing from the repository.
 func (rs *restorer) localBlobs(f *os.File, n *tree.Node, locs []repo.Location) []bool {
 	have := make([]bool, len(locs))
-	h := rs.r.Key().NewIDHasher()
+	h := rs.r.NewIDHasher()
 	var buf []byte
 	off := int64(0)
 	for i, loc := range locs {

@@ -20,7 +20,7 @@ type Saved struct {
 func Save(w *repo.Writer, t *Tree, comp *pack.Compressor) (crypto.ID, Saved, error) {
 	t.Sort()
 	buf := t.Encode(nil)
-	id := w.Repository().Key().BlobID(buf)
+	id := w.Repository().BlobID(buf)
 	sv := Saved{Size: len(buf)}
 	stored, err := w.SaveBlob(pack.TreeBlob, id, buf, comp)
 	if err != nil {
