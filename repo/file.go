@@ -95,12 +95,21 @@ func (r *Repository) SaveFile(ctx context.Context, t backend.FileType, kind cryp
 // LoadFile loads, verifies and opens file id of type t.
 func (r *Repository) LoadFile(ctx context.Context, t backend.FileType, kind crypto.Kind, id crypto.ID) ([]byte, error) {
 	h := backend.Handle{Type: t, Name: id.String()}
-	data, err := backend.ReadAll(ctx, r.be, h)
-	if err != nil {
-		return nil, fmt.Errorf("repo: load %s: %w", h, err)
+	data, cached := []byte(nil), false
+	if t == backend.SnapshotFile {
+		data, cached = r.files.get("snapshots", id)
 	}
-	if crypto.Hash(data) != id {
-		return nil, fmt.Errorf("repo: load %s: %w: content does not match its name", h, ErrCorrupt)
+	if !cached {
+		var err error
+		if data, err = backend.ReadAll(ctx, r.be, h); err != nil {
+			return nil, fmt.Errorf("repo: load %s: %w", h, err)
+		}
+		if crypto.Hash(data) != id {
+			return nil, fmt.Errorf("repo: load %s: %w: content does not match its name", h, ErrCorrupt)
+		}
+		if t == backend.SnapshotFile {
+			r.files.put("snapshots", id, data)
+		}
 	}
 	plain, err := OpenFile(r.key, kind, data)
 	if err != nil {

@@ -30,8 +30,21 @@ type BackendOptions struct {
 	// Upload and Download bound the average rates of a remote backend in
 	// bytes per second (0: unbounded).
 	Upload, Download int64
-	// Retry tunes the retries of a remote backend.
-	Retry retry.Options
+	// RetryReport, if not nil, is told of each retry of a remote backend.
+	RetryReport func(msg string)
+}
+
+// RequestCounts are the requests and bytes a backend counted.
+type RequestCounts = count.Counts
+
+// Requests returns what the backend OpenBackend or CreateBackend returned
+// counted so far.
+func Requests(be backend.Backend) (RequestCounts, bool) {
+	c, ok := backend.Ability[*count.Backend](be)
+	if !ok {
+		return RequestCounts{}, false
+	}
+	return c.Counts(), true
 }
 
 // scheme is one kind of location: how to parse it, and which options it
@@ -142,7 +155,7 @@ func decorate(s scheme, be backend.Backend, opts BackendOptions) (backend.Backen
 		return nil, err
 	}
 	be = limit.New(be, limit.Options{Connections: conns, Upload: opts.Upload, Download: opts.Download})
-	return retry.New(be, opts.Retry), nil
+	return retry.New(be, retry.Options{Report: opts.RetryReport}), nil
 }
 
 func connections(s scheme, opts BackendOptions) (int, error) {

@@ -22,8 +22,29 @@ var ErrBlobNotFound = errors.New("repo: blob not found in index")
 // that later backups store the blob again rather than rely on this copy.
 //
 // When the blob has several copies, the usable ones are tried first and
-// each in turn until one reads and verifies.
+// each in turn until one reads and verifies. Trees come from the local
+// cache when it holds them (verified there too).
 func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID, dst []byte) ([]byte, error) {
+	if t == pack.TreeBlob {
+		if plain, ok := r.files.get("trees", id); ok {
+			return append(dst, plain...), nil
+		}
+		out, err := r.loadBlob(ctx, t, id, dst)
+		if err == nil {
+			r.files.put("trees", id, out[len(dst):])
+		}
+		return out, err
+	}
+	return r.loadBlob(ctx, t, id, dst)
+}
+
+// LoadStoredBlob is LoadBlob reading the repository only, never the local
+// cache: check verifies what storage holds.
+func (r *Repository) LoadStoredBlob(ctx context.Context, t pack.BlobType, id crypto.ID, dst []byte) ([]byte, error) {
+	return r.loadBlob(ctx, t, id, dst)
+}
+
+func (r *Repository) loadBlob(ctx context.Context, t pack.BlobType, id crypto.ID, dst []byte) ([]byte, error) {
 	locs, err := r.Copies(t, id)
 	if err != nil {
 		return nil, err

@@ -37,7 +37,8 @@ type Repository struct {
 
 	idx      *index.DB
 	cacheDir string
-	tempDir  string // a private cache to remove on Close, when the shared one was busy
+	tempDir  string     // a private cache to remove on Close, when the shared one was busy
+	files    *fileCache // trees and snapshot files
 	dmg      damage
 	cands    candidates
 	avoidMu  sync.Mutex
@@ -151,6 +152,9 @@ type OpenOptions struct {
 	Warn func(msg string)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// FileCacheBytes bounds the cache of trees and snapshot files (0:
+	// DefaultFileCacheBytes; negative: no such cache).
+	FileCacheBytes int64
 }
 
 // Open unlocks the repository on be with password, opens its local cache
@@ -181,6 +185,19 @@ func Open(ctx context.Context, be backend.Backend, password []byte, opts OpenOpt
 	}
 	if err := r.openCache(opts.CacheDir); err != nil {
 		return nil, err
+	}
+	if opts.FileCacheBytes >= 0 {
+		max := opts.FileCacheBytes
+		if max == 0 {
+			max = DefaultFileCacheBytes
+		}
+		// Beside badger's files, even when badger had to use a private
+		// cache: entries are shared safely between processes.
+		dir := filepath.Join(r.cacheDir, "files")
+		if opts.CacheDir != "" {
+			dir = filepath.Join(opts.CacheDir, r.cfg.ID.String(), "files")
+		}
+		r.files = &fileCache{dir: dir, key: r.key, maxBytes: max}
 	}
 	if err := r.loadDamage(); err != nil {
 		r.Close()
@@ -222,6 +239,7 @@ func (r *Repository) openCache(base string) error {
 
 // Close closes the local cache. The backend is left open.
 func (r *Repository) Close() error {
+	r.files.trim()
 	var err error
 	if r.idx != nil {
 		err = r.idx.Close()

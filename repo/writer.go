@@ -185,6 +185,9 @@ func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp 
 	w.pending[k] = false
 	w.mu.Unlock()
 
+	if t == pack.TreeBlob && !w.opts.DryRun {
+		w.r.files.put("trees", id, plaintext)
+	}
 	payload, flags := comp.Compress(plaintext)
 	stored := len(payload) + crypto.Overhead
 	if w.opts.DryRun {

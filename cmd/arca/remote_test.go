@@ -93,3 +93,101 @@ func TestRemoteEndToEnd(t *testing.T) {
 		})
 	}
 }
+
+// requestsLine parses the -vv request summary on stderr.
+func requestsLine(t *testing.T, stderr string) (total, data int) {
+	t.Helper()
+	for _, line := range strings.Split(stderr, "\n") {
+		if rest, ok := strings.CutPrefix(line, "requests: "); ok {
+			fmt.Sscanf(rest, "%d", &total)
+			_, after, _ := strings.Cut(rest, " data ")
+			fmt.Sscanf(after, "%d", &data)
+			return total, data
+		}
+	}
+	t.Fatalf("no request summary in:\n%s", stderr)
+	return 0, 0
+}
+
+// TestRequestCounts, on rclone serve restic: an unchanged re-backup makes
+// as many requests for a tree of 1,000 directories as for one of 10 (trees
+// come from the local cache), and a second ls of a snapshot loads nothing
+// from data/.
+func TestRequestCounts(t *testing.T) {
+	srv := backendtest.StartRclone(t)
+	counts := map[int]int{}
+	for _, dirs := range []int{10, 1000} {
+		e := newEnv(t)
+		e.vars = append(e.vars, "ARCA_REST_USERNAME="+backendtest.RcloneUser, "ARCA_REST_PASSWORD="+backendtest.RclonePassword)
+		loc := fmt.Sprintf("rest:http://%s/dirs%d/", srv.Addr, dirs)
+		e.must(append([]string{"-r", loc, "init"}, cheapKDF...)...)
+		src := filepath.Join(e.dir, "src")
+		for i := range dirs {
+			d := filepath.Join(src, fmt.Sprintf("d%03d", i/100), fmt.Sprintf("e%04d", i))
+			os.MkdirAll(d, 0o755)
+			os.WriteFile(filepath.Join(d, "f"), []byte(fmt.Sprint("file ", i)), 0o644)
+		}
+		e.must("-r", loc, "backup", src)
+		total, _ := requestsLine(t, e.must("-r", loc, "-vv", "backup", src).stderr)
+		counts[dirs] = total
+
+		// ls: the first run on a host with a cold cache reads the trees,
+		// the second reads none.
+		cold := newEnv(t)
+		cold.vars = e.vars[:len(e.vars):len(e.vars)]
+		cold.vars = append(cold.vars, "XDG_CACHE_HOME="+filepath.Join(t.TempDir(), "cache"))
+		_, first := requestsLine(t, cold.must("-r", loc, "-vv", "ls", "latest").stderr)
+		_, second := requestsLine(t, cold.must("-r", loc, "-vv", "ls", "latest").stderr)
+		if first == 0 || second != 0 {
+			t.Errorf("%d directories: ls read data/ %d times, then %d; want some, then none", dirs, first, second)
+		}
+	}
+	if counts[1000] != counts[10] || counts[10] == 0 {
+		t.Errorf("unchanged re-backup: %d requests for 1,000 directories, %d for 10; want as many", counts[1000], counts[10])
+	}
+	t.Logf("unchanged re-backup: %d requests for 10 and for 1,000 directories", counts[10])
+}
+
+// TestFaultInjection: through a proxy that fails 10% of the requests to a
+// REST server (503s, uploads cut short, downloads cut half-way), backups,
+// restores, forget and prune complete, and check --read-data is clean, seen
+// through the proxy and seen directly.
+func TestFaultInjection(t *testing.T) {
+	srv := backendtest.StartRclone(t)
+	proxy := backendtest.StartFaultyProxy(t, "http://"+srv.Addr, 0.10, 7)
+	e := newEnv(t)
+	e.vars = append(e.vars, "ARCA_REST_USERNAME="+backendtest.RcloneUser, "ARCA_REST_PASSWORD="+backendtest.RclonePassword)
+	flaky := "rest:http://" + proxy.Addr + "/repo/"
+	direct := "rest:http://" + srv.Addr + "/repo/"
+	arca := func(loc string, args ...string) result {
+		t.Helper()
+		return e.must(append([]string{"-r", loc, "-o", "rest.connections=4"}, args...)...)
+	}
+	arca(flaky, append([]string{"init"}, cheapKDF...)...)
+	src := filepath.Join(e.dir, "src")
+	nestedTree(t, src, 1)
+	arca(flaky, "backup", src)
+	target := filepath.Join(e.dir, "restored1")
+	arca(flaky, "restore", "latest", "--target", target)
+	fstest.Compare(t, src, filepath.Join(target, src))
+	for i := range 3 {
+		os.RemoveAll(filepath.Join(src, fmt.Sprintf("d%d", i)))
+		nestedTree(t, filepath.Join(src, fmt.Sprintf("new%d", i)), byte(20+i))
+		arca(flaky, "backup", src)
+	}
+	arca(flaky, "forget", "--keep-last", "1")
+	arca(flaky, "prune", "--now", "--max-unused", "0")
+	target = filepath.Join(e.dir, "restored2")
+	arca(flaky, "restore", "latest", "--target", target)
+	fstest.Compare(t, src, filepath.Join(target, src))
+	for _, loc := range []string{flaky, direct} {
+		if r := arca(loc, "check", "--read-data"); !strings.Contains(r.stdout, "no errors") {
+			t.Errorf("check --read-data on %s:\n%s", loc, r.stdout)
+		}
+	}
+	t.Logf("proxy: %d requests passed, %d refused, %d uploads cut, %d downloads cut",
+		proxy.Passed.Load(), proxy.Refused.Load(), proxy.CutUp.Load(), proxy.CutDown.Load())
+	if proxy.Refused.Load() == 0 || proxy.CutUp.Load() == 0 || proxy.CutDown.Load() == 0 {
+		t.Error("the proxy did not inject every kind of failure")
+	}
+}

@@ -250,7 +250,12 @@ func (c *checker) checkTree(id crypto.ID, seen map[crypto.ID]bool) error {
 		c.lost[k] = obj
 		return nil
 	}
-	t, err := tree.Load(c.ctx, c.r, id)
+	// From storage, not the local cache: check says what storage holds.
+	buf, err := c.r.LoadStoredBlob(c.ctx, pack.TreeBlob, id, nil)
+	var t *tree.Tree
+	if err == nil {
+		t, err = tree.Decode(buf)
+	}
 	if err != nil {
 		if c.ctx.Err() != nil {
 			return c.ctx.Err()

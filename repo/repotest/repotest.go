@@ -51,9 +51,15 @@ func Open(t testing.TB, be backend.Backend) *repo.Repository {
 }
 
 // FlipBlobByte damages blob id of type t in place, in a repository on the
-// local backend: it flips one byte in the middle of the sealed blob.
+// local backend: it flips one byte in the middle of the sealed blob. A
+// tree's copy in the local cache (CacheDir/files/trees) is removed, so the
+// damaged one is the only copy, as on a host that never read it.
 func FlipBlobByte(t testing.TB, r *repo.Repository, typ pack.BlobType, id crypto.ID) {
 	t.Helper()
+	if typ == pack.TreeBlob {
+		s := id.String()
+		os.Remove(filepath.Join(r.CacheDir(), "files", "trees", s[:2], s))
+	}
 	loc, ok, err := r.Lookup(typ, id)
 	if err != nil || !ok {
 		t.Fatalf("blob %s: %v, found %v", id.Short(), err, ok)

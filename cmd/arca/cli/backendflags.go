@@ -7,7 +7,6 @@ import (
 
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/backend"
-	"github.com/arcabackup/arca/repo/backend/retry"
 	"github.com/spf13/cobra"
 )
 
@@ -40,7 +39,7 @@ func (a *app) backendOptions() (repo.BackendOptions, error) {
 	}
 	o.Upload, o.Download = int64(a.be.limitUpload)<<10, int64(a.be.limitDownload)<<10
 	if a.verbose > 0 {
-		o.Retry = retry.Options{Report: a.warnf}
+		o.RetryReport = a.warnf
 	}
 	return o, nil
 }
@@ -61,4 +60,26 @@ func (a *app) openBackend(ctx context.Context) (backend.Backend, string, error) 
 	}
 	a.backends = append(a.backends, be)
 	return be, loc, nil
+}
+
+// requests sums what the backends this command opened counted.
+func (a *app) requests() (repo.RequestCounts, bool) {
+	var sum repo.RequestCounts
+	found := false
+	for _, be := range a.backends {
+		if c, ok := repo.Requests(be); ok {
+			sum = sum.Add(c)
+			found = true
+		}
+	}
+	return sum, found
+}
+
+// byType lists the requests per file type, every type named.
+func byType(c repo.RequestCounts) string {
+	var sb strings.Builder
+	for _, t := range backend.AllTypes {
+		fmt.Fprintf(&sb, " %s %d", t, c.ByType[t.String()])
+	}
+	return sb.String()
 }

@@ -62,6 +62,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	if a.verbose >= 2 && !a.json {
+		if c, ok := a.requests(); ok {
+			fmt.Fprintf(stderr, "requests: %d (%d saves, %d loads, %d stats, %d lists, %d removes; by type:%s), %s up, %s down\n",
+				c.Requests(), c.Saves, c.Loads, c.Stats, c.Lists, c.Removes, byType(c), bytesText(c.BytesUp), bytesText(c.BytesDown))
+		}
+	}
 	for _, be := range a.backends {
 		be.Close() // ends an SFTP session's ssh
 	}
@@ -327,6 +333,11 @@ func (a *app) prompt(msg string, confirm bool) ([]byte, error) {
 }
 
 func (a *app) printJSON(v any) {
+	if m, ok := v.(map[string]any); ok && m["message_type"] == "summary" {
+		if c, ok := a.requests(); ok {
+			m["requests"] = c
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "arca: json: %v\n", err)

@@ -20,11 +20,24 @@ type Counts struct {
 	BytesUp   int64 `json:"bytes_up"`
 	BytesDown int64 `json:"bytes_down"`
 	// ByType counts the requests per file type ("data", "index", ...).
-	ByType map[string]int64 `json:"by_type,omitempty"`
+	ByType map[string]int64 `json:"-"`
 }
 
 // Requests is the number of requests of every kind.
 func (c Counts) Requests() int64 { return c.Saves + c.Loads + c.Stats + c.Lists + c.Removes }
+
+// Add returns c plus o.
+func (c Counts) Add(o Counts) Counts {
+	sum := Counts{c.Saves + o.Saves, c.Loads + o.Loads, c.Stats + o.Stats, c.Lists + o.Lists,
+		c.Removes + o.Removes, c.BytesUp + o.BytesUp, c.BytesDown + o.BytesDown, map[string]int64{}}
+	for k, v := range c.ByType {
+		sum.ByType[k] += v
+	}
+	for k, v := range o.ByType {
+		sum.ByType[k] += v
+	}
+	return sum
+}
 
 // Sub returns c minus an earlier snapshot.
 func (c Counts) Sub(old Counts) Counts {

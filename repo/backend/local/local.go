@@ -126,6 +126,14 @@ func validName(h backend.Handle) error {
 
 // Save implements backend.Backend.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, src backend.Source) error {
+	return b.SaveReader(ctx, h, io.NewSectionReader(src, 0, src.Size()), nil)
+}
+
+// SaveReader stores what r yields under h as Save does. check, if not nil,
+// runs after r is exhausted and the data is synced, before the file takes
+// its name; an error from it (a content hash that does not match the name)
+// stores nothing. A server streams uploads through it.
+func (b *Backend) SaveReader(ctx context.Context, h backend.Handle, r io.Reader, check func() error) error {
 	if err := validName(h); err != nil {
 		return err
 	}
@@ -148,12 +156,15 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, src backend.Source
 	if err != nil {
 		return fmt.Errorf("local: save %s: %w", h, err)
 	}
-	_, err = io.Copy(f, io.NewSectionReader(src, 0, src.Size()))
+	_, err = io.Copy(f, r)
 	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && check != nil {
+		err = check()
 	}
 	if err == nil {
 		err = os.Rename(tmp, final)

@@ -301,10 +301,12 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 	return fi, nil
 }
 
-// listEntry is one file of a version 2 listing.
+// listEntry is one file of a version 2 listing; arca serve adds the time
+// the server stored it.
 type listEntry struct {
-	Name string `json:"name"`
-	Size int64  `json:"size"`
+	Name  string    `json:"name"`
+	Size  int64     `json:"size"`
+	MTime time.Time `json:"mtime"`
 }
 
 // List implements backend.Backend. A type directory the server does not
@@ -343,7 +345,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := fn(backend.FileInfo{Name: e.Name, Size: e.Size}); err != nil {
+		if err := fn(backend.FileInfo{Name: e.Name, Size: e.Size, ModTime: e.MTime}); err != nil {
 			return err
 		}
 	}
