@@ -2,7 +2,10 @@ package repo
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +35,30 @@ type BackendOptions struct {
 	Upload, Download int64
 	// RetryReport, if not nil, is told of each retry of a remote backend.
 	RetryReport func(msg string)
+	// CACerts are PEM files of root certificates that HTTPS servers (s3:,
+	// rest:) may also be signed by, besides the system's.
+	CACerts []string
+}
+
+// tlsConfig returns the TLS configuration of o, nil for the default.
+func (o BackendOptions) tlsConfig() (*tls.Config, error) {
+	if len(o.CACerts) == 0 {
+		return nil, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	for _, f := range o.CACerts {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("repo: --cacert: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("repo: --cacert %s: no PEM certificate in it", f)
+		}
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // RequestCounts are the requests and bytes a backend counted.
@@ -200,6 +227,9 @@ func openS3(ctx context.Context, loc string, o BackendOptions, create bool) (bac
 		cfg.BucketLookup = v
 	}
 	cfg.Connections, _ = connections(scheme{name: "s3"}, o)
+	if cfg.TLS, err = o.tlsConfig(); err != nil {
+		return nil, nil, err
+	}
 	if create {
 		b, err := s3.Create(ctx, cfg)
 		return b, nil, err
@@ -237,6 +267,9 @@ func openREST(ctx context.Context, loc string, o BackendOptions, create bool) (b
 		return nil, nil, err
 	}
 	cfg.Connections, _ = connections(scheme{name: "rest"}, o)
+	if cfg.TLS, err = o.tlsConfig(); err != nil {
+		return nil, nil, err
+	}
 	if create {
 		b, err := rest.Create(ctx, cfg)
 		return b, nil, err

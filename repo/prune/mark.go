@@ -174,6 +174,10 @@ func (p *pruner) plan(ctx context.Context) (*plan, error) {
 func (p *pruner) mark(ctx context.Context, pl *plan) (repo.CandidateList, error) {
 	r := p.r
 	if len(pl.repack) > 0 {
+		// Every candidate, not only those repacked: a pack the plan found
+		// unused may hold another copy of a blob a repacked pack keeps,
+		// and the repack must not deduplicate against it.
+		r.Avoid(pl.candidates)
 		p.opts.Log(fmt.Sprintf("repacking %d packs", len(pl.repack)))
 		if err := p.repack(ctx, pl.repack); err != nil {
 			return repo.CandidateList{}, err
@@ -211,15 +215,11 @@ func (p *pruner) mark(ctx context.Context, pl *plan) (repo.CandidateList, error)
 }
 
 // repack copies the blobs each pack keeps into new packs of a write
-// session. The packs are avoided first, so that the session stores those
-// blobs anew rather than deduplicate against the copies about to go.
+// session. The candidates are avoided first (mark), so that the session
+// stores those blobs anew rather than deduplicate against copies about to
+// go.
 func (p *pruner) repack(ctx context.Context, packs []*packUse) error {
 	r := p.r
-	ids := make([]crypto.ID, len(packs))
-	for i, pu := range packs {
-		ids[i] = pu.id
-	}
-	r.Avoid(ids)
 	w := r.NewWriter(ctx, repo.WriterOptions{})
 	comp := w.NewCompressor()
 	pr := r.NewPackReader()

@@ -15,18 +15,20 @@ type backendFlags struct {
 	options       []string // -o KEY=VALUE
 	limitUpload   int      // KiB/s
 	limitDownload int      // KiB/s
+	caCerts       []string
 }
 
 func (a *app) addBackendFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.StringArrayVarP(&a.be.options, "option", "o", nil, "set a backend option KEY=VALUE (s3.region, s3.bucket-lookup, s3.connections, sftp.command, sftp.args, sftp.connections, rest.connections); repeatable")
+	f.StringArrayVar(&a.be.caCerts, "cacert", nil, "also trust the root certificates in this PEM file for HTTPS repositories (s3:, rest:); repeatable")
 	f.IntVar(&a.be.limitUpload, "limit-upload", 0, "limit uploads to a remote repository to this many KiB/s on average (0: no limit)")
 	f.IntVar(&a.be.limitDownload, "limit-download", 0, "limit downloads from a remote repository to this many KiB/s on average (0: no limit)")
 }
 
 // backendOptions turns the flags into the repository's backend options.
 func (a *app) backendOptions() (repo.BackendOptions, error) {
-	o := repo.BackendOptions{Warn: a.warnf, Getenv: a.getenv, Options: map[string]string{}}
+	o := repo.BackendOptions{Warn: a.warnf, Getenv: a.getenv, Options: map[string]string{}, CACerts: a.be.caCerts}
 	for _, kv := range a.be.options {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {

@@ -121,7 +121,7 @@ Without -r, arca uses the local repository ` + defaultRepoHelp() + `; ` + "`arca
 	root.AddCommand(a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(),
 		a.lsCommand(), a.catCommand(), a.keyCommand(), a.versionCommand(),
 		a.diffCommand(), a.findCommand(), a.statsCommand(), a.tagCommand(), a.dumpCommand(), a.mountCommand(),
-		a.generateCommand(), a.unlockCommand(), a.forgetCommand(), a.checkCommand(), a.pruneCommand(), a.migrateCommand(), a.repairCommand())
+		a.generateCommand(), a.unlockCommand(), a.forgetCommand(), a.checkCommand(), a.pruneCommand(), a.migrateCommand(), a.repairCommand(), a.serveCommand())
 	a.registerCompletions(root)
 	return root
 }

@@ -7,6 +7,7 @@ package rest
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,8 @@ type Config struct {
 	URL *url.URL
 	// Connections bounds the requests in flight (0: DefaultConnections).
 	Connections int
+	// TLS, if not nil, configures HTTPS (extra root certificates).
+	TLS *tls.Config
 	// Transport, if not nil, carries the requests (tests, rclone's stdio).
 	Transport http.RoundTripper
 }
@@ -87,6 +90,7 @@ func newBackend(cfg Config) *Backend {
 			MaxConnsPerHost:       conns,
 			IdleConnTimeout:       90 * time.Second,
 			TLSHandshakeTimeout:   30 * time.Second,
+			TLSClientConfig:       cfg.TLS,
 			ExpectContinueTimeout: time.Second,
 		}
 	}
@@ -188,6 +192,10 @@ func (b *Backend) do(ctx context.Context, method string, u *url.URL, body io.Rea
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, fmt.Errorf("%w (%w)", err, cerr)
+		}
+		var cert *tls.CertificateVerificationError
+		if errors.As(err, &cert) {
+			return nil, fmt.Errorf("%w (%w)", err, backend.ErrPermanent)
 		}
 		return nil, err
 	}

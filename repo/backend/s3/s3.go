@@ -7,6 +7,7 @@ package s3
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,8 @@ type Config struct {
 	Profile              string
 	// Connections bounds the requests in flight (0: DefaultConnections).
 	Connections int
+	// TLS, if not nil, configures HTTPS (extra root certificates).
+	TLS *tls.Config
 	// Transport, if not nil, carries the requests.
 	Transport http.RoundTripper
 }
@@ -127,6 +130,7 @@ func newBackend(cfg Config) (*Backend, error) {
 			MaxConnsPerHost:       conns,
 			IdleConnTimeout:       90 * time.Second,
 			TLSHandshakeTimeout:   30 * time.Second,
+			TLSClientConfig:       cfg.TLS,
 			ExpectContinueTimeout: time.Second,
 			DisableCompression:    true,
 		}
@@ -213,7 +217,10 @@ func (b *Backend) mapErr(ctx context.Context, what string, err error) error {
 		err = fmt.Errorf("%w (%w)", err, cerr)
 	}
 	resp := minio.ToErrorResponse(err)
+	var cert *tls.CertificateVerificationError
 	switch {
+	case errors.As(err, &cert):
+		return fmt.Errorf("s3: %s: %w (%w)", what, err, backend.ErrPermanent)
 	case resp.Code == "NoSuchKey" || resp.StatusCode == http.StatusNotFound && resp.Code != "NoSuchBucket":
 		return fmt.Errorf("s3: %s: %w", what, backend.ErrNotExist)
 	case resp.Code == "NoSuchBucket":
