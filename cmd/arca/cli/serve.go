@@ -17,8 +17,8 @@ import (
 func (a *app) serveCommand() *cobra.Command {
 	var (
 		path, listen, htpasswd, tlsCert, tlsKey, defPerm, maxUpload string
-		perms                                                      []string
-		noAuth, private                                            bool
+		perms                                                       []string
+		noAuth, private                                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
