@@ -107,6 +107,13 @@ func findScheme(location string) (scheme, error) {
 	return scheme{name: "local", open: openLocal}, nil
 }
 
+// LocationKind returns the kind of a location: "local", "s3", "sftp" or
+// "rest".
+func LocationKind(location string) (string, error) {
+	s, err := findScheme(location)
+	return s.name, err
+}
+
 // checkOptions refuses options the scheme does not take.
 func (s scheme) checkOptions(opts map[string]string) error {
 	for k := range opts {

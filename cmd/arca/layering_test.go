@@ -37,6 +37,8 @@ func TestLayering(t *testing.T) {
 			return nil
 		case p == "repo/prune", p == "repo/repair": // garbage collection and repair: the index only through repo (checked below)
 			return []string{"crypto", "pack", "index", "repo"}
+		case p == "repo/transfer": // copy between repositories: both through repo, trees and snapshots
+			return []string{"crypto", "pack", "index", "repo"}
 		case p == "repo/server": // arca serve: the local backend behind HTTP; names checked with crypto
 			return []string{"crypto", "repo/backend"}
 		case strings.HasPrefix(p, "repo"):

@@ -191,3 +191,47 @@ func TestFaultInjection(t *testing.T) {
 		t.Error("the proxy did not inject every kind of failure")
 	}
 }
+
+// TestCopyToS3: copy takes the snapshots of a local repository to one on
+// S3 with another password; the copy restores byte-identical, and a second
+// copy skips them and uploads no pack.
+func TestCopyToS3(t *testing.T) {
+	srv := backendtest.StartVersityGW(t)
+	e := newEnv(t)
+	e.vars = append(e.vars, "AWS_ACCESS_KEY_ID="+backendtest.S3KeyID, "AWS_SECRET_ACCESS_KEY="+backendtest.S3Secret,
+		"AWS_DEFAULT_REGION=us-east-1", "ARCA_FROM_PASSWORD=pw")
+	local := e.initRepo()
+	src := filepath.Join(e.dir, "src")
+	nestedTree(t, src, 1)
+	e.must("-r", local, "backup", src)
+	nestedTree(t, filepath.Join(src, "more"), 30)
+	e.must("-r", local, "backup", src)
+
+	s3 := []string{"-r", "s3:http://" + srv.Addr + "/arca/copy", "-o", "s3.bucket-lookup=path"}
+	e.must(append(append(s3, "init"), cheapKDF...)...)
+	var sum struct {
+		Copied      []struct{ Source, Copy string }
+		Skipped     int
+		BlobsStored int `json:"blobs_stored"`
+		Requests    struct{ Saves int }
+	}
+	out := e.must(append(s3, "--json", "copy", "--from-repo", local)...).stdout
+	if err := json.Unmarshal([]byte(lastLine(out)), &sum); err != nil || len(sum.Copied) != 2 || sum.BlobsStored == 0 {
+		t.Fatalf("first copy (%v):\n%s", err, out)
+	}
+	target := filepath.Join(e.dir, "restored")
+	e.must(append(s3, "restore", "latest", "--target", target)...)
+	fstest.Compare(t, src, filepath.Join(target, src))
+
+	sum.Copied = nil
+	out = e.must(append(s3, "--json", "copy", "--from-repo", local)...).stdout
+	if err := json.Unmarshal([]byte(lastLine(out)), &sum); err != nil || len(sum.Copied) != 0 || sum.Skipped != 2 || sum.Requests.Saves > 2 {
+		t.Fatalf("second copy (%v): want both skipped and only the heartbeat saved:\n%s", err, out)
+	}
+	e.must(append(s3, "check", "--read-data")...)
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}

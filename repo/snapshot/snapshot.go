@@ -49,6 +49,9 @@ type Snapshot struct {
 	// Original is the ID the snapshot had when its backup saved it, set
 	// when a change such as new tags replaced its file.
 	Original *crypto.ID `json:"original,omitempty"`
+	// CopiedFrom is the origin (Original, or ID) of the snapshot in
+	// another repository that `arca copy` made this one from.
+	CopiedFrom *crypto.ID `json:"copied_from,omitempty"`
 	// Replaces is the ID of the file this one replaced (set by Replace):
 	// if an interruption left that file behind, readers hide it and the
 	// next writer removes it.

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/arcabackup/arca/repo"
@@ -16,6 +17,9 @@ type backendFlags struct {
 	limitUpload   int      // KiB/s
 	limitDownload int      // KiB/s
 	caCerts       []string
+	// perKind: the command opens repositories of several kinds (copy), so
+	// an option applies to the repositories of its kind only.
+	perKind bool
 }
 
 func (a *app) addBackendFlags(root *cobra.Command) {
@@ -26,13 +30,17 @@ func (a *app) addBackendFlags(root *cobra.Command) {
 	f.IntVar(&a.be.limitDownload, "limit-download", 0, "limit downloads from a remote repository to this many KiB/s on average (0: no limit)")
 }
 
-// backendOptions turns the flags into the repository's backend options.
-func (a *app) backendOptions() (repo.BackendOptions, error) {
+// backendOptions turns the flags into the options of the backend at loc.
+func (a *app) backendOptions(loc string) (repo.BackendOptions, error) {
 	o := repo.BackendOptions{Warn: a.warnf, Getenv: a.getenv, Options: map[string]string{}, CACerts: a.be.caCerts}
+	kind, _ := repo.LocationKind(loc)
 	for _, kv := range a.be.options {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return o, fmt.Errorf("option %q: want KEY=VALUE", kv)
+		}
+		if prefix, _, _ := strings.Cut(k, "."); a.be.perKind && prefix != kind && slices.Contains([]string{"local", "s3", "sftp", "rest"}, prefix) {
+			continue
 		}
 		o.Options[k] = v
 	}
@@ -46,22 +54,18 @@ func (a *app) backendOptions() (repo.BackendOptions, error) {
 	return o, nil
 }
 
-// openBackend opens the backend at the repository location.
-func (a *app) openBackend(ctx context.Context) (backend.Backend, string, error) {
-	loc, _, err := a.location()
+// openBackendAt opens the backend at location loc.
+func (a *app) openBackendAt(ctx context.Context, loc string) (backend.Backend, error) {
+	opts, err := a.backendOptions(loc)
 	if err != nil {
-		return nil, "", err
-	}
-	opts, err := a.backendOptions()
-	if err != nil {
-		return nil, loc, err
+		return nil, err
 	}
 	be, err := repo.OpenBackend(ctx, loc, opts)
 	if err != nil {
-		return nil, loc, err
+		return nil, err
 	}
 	a.backends = append(a.backends, be)
-	return be, loc, nil
+	return be, nil
 }
 
 // requests sums what the backends this command opened counted.

@@ -51,7 +51,7 @@ func (a *app) initCommand() *cobra.Command {
 }
 
 func (a *app) initRepo(ctx context.Context, loc string, pw []byte, comp pack.Compression) (repo.Config, error) {
-	opts, err := a.backendOptions()
+	opts, err := a.backendOptions(loc)
 	if err != nil {
 		return repo.Config{}, err
 	}

@@ -138,6 +138,12 @@ func TestJSONShapes(t *testing.T) {
 	var root map[string]any
 	json.Unmarshal([]byte(strings.SplitN(last, "\n", 2)[0]), &root)
 	exec("cat", "tree", root["tree"].(string)[:8])
+	srcRepo := repoDir
+	repoDir = filepath.Join(dir, "copy")
+	exec(append([]string{"init"}, kdf...)...)
+	env["ARCA_FROM_PASSWORD"] = "pw"
+	exec("copy", "--from-repo", srcRepo)
+	repoDir = srcRepo
 	os.WriteFile(filepath.Join(repoDir, "snapshots", strings.Repeat("0", 64)), []byte("damaged"), 0o600)
 	exec("snapshots", "--latest", "1")
 	exec("check")

@@ -121,7 +121,7 @@ Without -r, arca uses the local repository ` + defaultRepoHelp() + `; ` + "`arca
 	root.AddCommand(a.initCommand(), a.backupCommand(), a.snapshotsCommand(), a.restoreCommand(),
 		a.lsCommand(), a.catCommand(), a.keyCommand(), a.versionCommand(),
 		a.diffCommand(), a.findCommand(), a.statsCommand(), a.tagCommand(), a.dumpCommand(), a.mountCommand(),
-		a.generateCommand(), a.unlockCommand(), a.forgetCommand(), a.checkCommand(), a.pruneCommand(), a.migrateCommand(), a.repairCommand(), a.serveCommand())
+		a.generateCommand(), a.unlockCommand(), a.forgetCommand(), a.checkCommand(), a.pruneCommand(), a.migrateCommand(), a.repairCommand(), a.serveCommand(), a.copyCommand())
 	a.registerCompletions(root)
 	return root
 }
@@ -175,7 +175,16 @@ func (a *app) cacheBase() (string, error) {
 
 // openRepo is the one place commands open the repository.
 func (a *app) openRepo(ctx context.Context) (*repo.Repository, error) {
-	be, loc, err := a.openBackend(ctx)
+	loc, _, err := a.location()
+	if err != nil {
+		return nil, err
+	}
+	return a.openRepoAt(ctx, loc, func() ([]byte, error) { return a.password(false) })
+}
+
+// openRepoAt opens the repository at loc with the password password reads.
+func (a *app) openRepoAt(ctx context.Context, loc string, password func() ([]byte, error)) (*repo.Repository, error) {
+	be, err := a.openBackendAt(ctx, loc)
 	if err != nil {
 		if errors.Is(err, backend.ErrNoRepository) {
 			return nil, fmt.Errorf("%s: %w (create one with 'arca init')", loc, repo.ErrNoRepository)
@@ -185,7 +194,7 @@ func (a *app) openRepo(ctx context.Context) (*repo.Repository, error) {
 	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); errors.Is(err, backend.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w (create one with 'arca init')", loc, repo.ErrNoRepository)
 	}
-	pw, err := a.password(false)
+	pw, err := password()
 	if err != nil {
 		return nil, err
 	}
@@ -197,11 +206,7 @@ func (a *app) openRepo(ctx context.Context) (*repo.Repository, error) {
 	if hint == "" {
 		hint = a.getenv("ARCA_KEY_HINT")
 	}
-	r, err := repo.Open(ctx, be, pw, repo.OpenOptions{CacheDir: base, KeyHint: hint, Warn: a.warnf})
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return repo.Open(ctx, be, pw, repo.OpenOptions{CacheDir: base, KeyHint: hint, Warn: a.warnf})
 }
 
 // itemError reports a problem with one item of a run that goes on
@@ -230,14 +235,20 @@ func (a *app) warnf(msg string) {
 // (twice when confirm is set). An explicit flag wins over the environment;
 // a file or command wins over ARCA_PASSWORD, as in restic.
 func (a *app) password(confirm bool) ([]byte, error) {
-	file, cmd := a.passwordFile, a.passwordCmd
+	return a.readPassword(a.passwordFile, a.passwordCmd, "ARCA_", "Enter password: ", confirm)
+}
+
+// readPassword reads a password from file or cmd (flags), else from the
+// environment under prefix (PASSWORD_FILE, PASSWORD_COMMAND, PASSWORD),
+// else from the terminal.
+func (a *app) readPassword(file, cmd, prefix, prompt string, confirm bool) ([]byte, error) {
 	switch {
 	case file != "" && cmd != "":
-		return nil, errors.New("--password-file and --password-command are mutually exclusive: give one of them")
+		return nil, errors.New("a password file and a password command are mutually exclusive: give one of them")
 	case file == "" && cmd == "":
-		file, cmd = a.getenv("ARCA_PASSWORD_FILE"), a.getenv("ARCA_PASSWORD_COMMAND")
+		file, cmd = a.getenv(prefix+"PASSWORD_FILE"), a.getenv(prefix+"PASSWORD_COMMAND")
 		if file != "" && cmd != "" {
-			return nil, errors.New("ARCA_PASSWORD_FILE and ARCA_PASSWORD_COMMAND are both set: unset one of them")
+			return nil, fmt.Errorf("%sPASSWORD_FILE and %sPASSWORD_COMMAND are both set: unset one of them", prefix, prefix)
 		}
 	}
 	if file != "" {
@@ -258,16 +269,16 @@ func (a *app) password(confirm bool) ([]byte, error) {
 		}
 		return trimPassword(out, "password command")
 	}
-	if pw := a.getenv("ARCA_PASSWORD"); pw != "" {
+	if pw := a.getenv(prefix + "PASSWORD"); pw != "" {
 		return []byte(pw), nil
 	}
-	return a.prompt("Enter password: ", confirm)
+	return a.prompt(prompt, confirm)
 }
 
 // secretEnv lists the variables that hold arca's secrets: they are never
 // passed to the programs arca runs (--stdin-from-command,
 // --password-command).
-var secretEnv = []string{"ARCA_PASSWORD", "ARCA_NEW_PASSWORD"}
+var secretEnv = []string{"ARCA_PASSWORD", "ARCA_NEW_PASSWORD", "ARCA_FROM_PASSWORD"}
 
 // childEnv returns env without arca's secrets.
 func childEnv(env []string) []string {
