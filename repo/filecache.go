@@ -40,6 +40,8 @@ const DefaultFileCacheBytes = 1 << 30
 // when it is older than this.
 const touchAfter = 12 * time.Hour
 
+func (c *fileCache) enabled() bool { return c != nil && c.dir != "" }
+
 func (c *fileCache) path(kind string, id crypto.ID) string {
 	s := id.String()
 	return filepath.Join(c.dir, kind, s[:2], s)

@@ -80,8 +80,10 @@ func TestTreeCache(t *testing.T) {
 
 	other := t.TempDir()
 	r = openWith(t, c, other, 0)
-	if n := loadTrees(t, r, c, trees); n != 20 {
-		t.Errorf("another host's first read made %d loads; want 20", n)
+	// The 20 trees share one pack, read whole on the first miss (its
+	// blobs and the rest of it, to check the pack against its name).
+	if n := loadTrees(t, r, c, trees); n == 0 || n > 2 {
+		t.Errorf("another host's first read of 20 trees in one pack made %d loads; want 1 or 2", n)
 	}
 	if n := loadTrees(t, r, c, trees); n != 0 {
 		t.Errorf("its second read made %d loads; want none", n)
@@ -104,8 +106,8 @@ func TestTreeCache(t *testing.T) {
 	os.WriteFile(files[0], data, 0o600)
 	r = openWith(t, c, other, 0)
 	defer r.Close()
-	if n := loadTrees(t, r, c, trees); n != 1 {
-		t.Errorf("with one damaged entry, %d loads; want 1", n)
+	if n := loadTrees(t, r, c, trees); n == 0 || n > 2 {
+		t.Errorf("with one damaged entry, %d loads; want its pack read once", n)
 	}
 	if n := loadTrees(t, r, c, trees); n != 0 {
 		t.Errorf("after the damaged entry was replaced, %d loads; want none", n)

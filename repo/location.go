@@ -14,6 +14,7 @@ import (
 	"github.com/arcabackup/arca/repo/backend/count"
 	"github.com/arcabackup/arca/repo/backend/limit"
 	"github.com/arcabackup/arca/repo/backend/local"
+	"github.com/arcabackup/arca/repo/backend/rclone"
 	"github.com/arcabackup/arca/repo/backend/rest"
 	"github.com/arcabackup/arca/repo/backend/retry"
 	"github.com/arcabackup/arca/repo/backend/s3"
@@ -89,6 +90,7 @@ var schemes = []scheme{
 	{name: "s3", options: []string{"connections", "region", "bucket-lookup"}, open: openS3},
 	{name: "sftp", options: []string{"connections", "command", "args"}, open: openSFTP},
 	{name: "rest", options: []string{"connections"}, open: openREST},
+	{name: "rclone", options: []string{"connections", "program", "args"}, open: openRclone},
 }
 
 // findScheme returns the scheme of location.
@@ -98,17 +100,14 @@ func findScheme(location string) (scheme, error) {
 			return s, nil
 		}
 	}
-	if p, _, ok := strings.Cut(location, ":"); ok && p == "rclone" {
-		return scheme{}, fmt.Errorf("repo: repository %q: rclone: locations are not supported yet; run `rclone serve restic` and use a rest: location", location)
-	}
 	if i := strings.Index(location, "://"); i > 0 && !strings.ContainsAny(location[:i], "/.") {
-		return scheme{}, fmt.Errorf("repo: repository %q: unknown kind of location %q (want local:, s3:, sftp: or rest:)", location, location[:i])
+		return scheme{}, fmt.Errorf("repo: repository %q: unknown kind of location %q (want local:, s3:, sftp:, rest: or rclone:)", location, location[:i])
 	}
 	return scheme{name: "local", open: openLocal}, nil
 }
 
 // LocationKind returns the kind of a location: "local", "s3", "sftp" or
-// "rest".
+// "rest" or "rclone".
 func LocationKind(location string) (string, error) {
 	s, err := findScheme(location)
 	return s.name, err
@@ -130,7 +129,8 @@ func (s scheme) checkOptions(opts map[string]string) error {
 }
 
 // OpenBackend opens the storage of the repository at location: a
-// directory path, "local:PATH", "s3:...", "sftp:..." or "rest:...". It
+// directory path, "local:PATH", "s3:...", "sftp:...", "rest:..." or
+// "rclone:REMOTE:PATH". It
 // wraps backend.ErrNoRepository when nothing is there (where the backend
 // can tell without a request). Every backend counts its requests
 // (backend.Ability[*count.Backend]); remote ones retry transient failures
@@ -282,6 +282,27 @@ func openREST(ctx context.Context, loc string, o BackendOptions, create bool) (b
 		return b, nil, err
 	}
 	return rest.Open(cfg), nil, nil
+}
+
+func openRclone(ctx context.Context, loc string, o BackendOptions, create bool) (backend.Backend, func(), error) {
+	cfg, err := rclone.ParseLocation(loc)
+	if err != nil {
+		return nil, nil, err
+	}
+	if v, ok := o.Options["rclone.program"]; ok {
+		cfg.Program = v
+	}
+	if v, ok := o.Options["rclone.args"]; ok {
+		if cfg.Args, err = splitCommand(v); err != nil {
+			return nil, nil, fmt.Errorf("repo: option rclone.args: %w", err)
+		}
+	}
+	if create {
+		b, err := rclone.Create(ctx, cfg)
+		return b, nil, err
+	}
+	b, err := rclone.Open(cfg)
+	return b, nil, err
 }
 
 // splitCommand splits a command line into words the way a shell does for

@@ -33,7 +33,7 @@ func TestLocations(t *testing.T) {
 		want string
 	}{
 		{"ftp://host/x", nil, `unknown kind of location "ftp"`},
-		{"rclone:remote:path", nil, "not supported yet"},
+		{"rclone:remote:path", map[string]string{"rest.connections": "2"}, `option "rest.connections" does not apply to a rclone repository`},
 		{dir, map[string]string{"s3.region": "x"}, `option "s3.region" does not apply to a local repository (its options: none)`},
 		{"s3:h/b", map[string]string{"sftp.command": "x"}, "its options: s3.connections, s3.region, s3.bucket-lookup"},
 		{"rest:http://h/", map[string]string{"rest.connections": "0"}, "rest.connections"},

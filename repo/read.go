@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/index"
@@ -29,6 +30,9 @@ func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID
 		if plain, ok := r.files.get("trees", id); ok {
 			return append(dst, plain...), nil
 		}
+		if out, ok := r.loadTreePack(ctx, id, dst); ok {
+			return out, nil
+		}
 		out, err := r.loadBlob(ctx, t, id, dst)
 		if err == nil {
 			r.files.put("trees", id, out[len(dst):])
@@ -36,6 +40,60 @@ func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID
 		return out, err
 	}
 	return r.loadBlob(ctx, t, id, dst)
+}
+
+// maxTreePack bounds the trees loadTreePack reads at once.
+const maxTreePack = 64 << 20
+
+// loadTreePack reads every tree of the pack that holds tree id in one
+// request and caches them all: a host with a cold cache (a restore or ls
+// on a new machine) makes a request per tree pack rather than per tree.
+// It reports false when there is no cache or the pack cannot be read;
+// LoadBlob then reads the tree alone, trying each copy.
+func (r *Repository) loadTreePack(ctx context.Context, id crypto.ID, dst []byte) ([]byte, bool) {
+	if !r.files.enabled() {
+		return nil, false
+	}
+	loc, ok, err := r.Lookup(pack.TreeBlob, id)
+	if err != nil || !ok || !r.Usable(loc) {
+		return nil, false
+	}
+	mu, _ := r.treePacks.LoadOrStore(loc.Pack, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	if plain, ok := r.files.get("trees", id); ok {
+		return append(dst, plain...), true // another goroutine read the pack
+	}
+	ip, ok, err := r.IndexedPack(loc.Pack)
+	if err != nil || !ok {
+		return nil, false
+	}
+	var entries []pack.Entry
+	var size int64
+	for _, e := range ip.Entries {
+		if e.Type == pack.TreeBlob {
+			entries = append(entries, e)
+			size += int64(e.Length)
+		}
+	}
+	if size > maxTreePack {
+		return nil, false
+	}
+	var found []byte
+	_, err = r.NewPackReader().Read(ctx, loc.Pack, entries, func(e pack.Entry, plain []byte, err error) error {
+		if err != nil {
+			return nil
+		}
+		r.files.put("trees", e.ID, plain)
+		if e.ID == id {
+			found = append(dst, plain...)
+		}
+		return nil
+	})
+	if err != nil || found == nil {
+		return nil, false
+	}
+	return found, true
 }
 
 // LoadStoredBlob is LoadBlob reading the repository only, never the local

@@ -35,15 +35,16 @@ type Repository struct {
 	cfg   Config
 	keyID crypto.ID // the key file that opened it
 
-	idx      *index.DB
-	cacheDir string
-	tempDir  string     // a private cache to remove on Close, when the shared one was busy
-	files    *fileCache // trees and snapshot files
-	dmg      damage
-	cands    candidates
-	avoidMu  sync.Mutex
-	avoid    map[crypto.ID]bool
-	sawStale atomic.Bool // Announce saw a heartbeat of a writer that is gone
+	idx       *index.DB
+	cacheDir  string
+	tempDir   string     // a private cache to remove on Close, when the shared one was busy
+	files     *fileCache // trees and snapshot files
+	treePacks sync.Map   // pack ID -> *sync.Mutex: one read of a tree pack at a time
+	dmg       damage
+	cands     candidates
+	avoidMu   sync.Mutex
+	avoid     map[crypto.ID]bool
+	sawStale  atomic.Bool // Announce saw a heartbeat of a writer that is gone
 
 	Warn func(msg string) // reports recoverable problems; never nil after Open
 	now  func() time.Time // OpenOptions.Now

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,6 +35,14 @@ var remotes = []struct {
 		srv := backendtest.StartSSHD(t)
 		return remote{name: "sftp", loc: "sftp:127.0.0.1:" + filepath.Join(t.TempDir(), "repo"),
 			args: []string{"-o", "sftp.command=" + strings.Join(srv.Command(), " "), "-o", "sftp.connections=2"}}
+	}},
+	{"rclone", func(t *testing.T) remote {
+		if _, err := exec.LookPath("rclone"); err != nil {
+			backendtest.Skip(t, "rclone is not installed (make deps installs it)")
+		}
+		dir := t.TempDir()
+		return remote{name: "rclone", loc: "rclone:" + filepath.Join(dir, "repo"),
+			args: []string{"-o", "rclone.args=--config " + filepath.Join(dir, "rclone.conf")}}
 	}},
 	{"rest", func(t *testing.T) remote {
 		srv := backendtest.StartRclone(t)

@@ -24,7 +24,7 @@ type backendFlags struct {
 
 func (a *app) addBackendFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
-	f.StringArrayVarP(&a.be.options, "option", "o", nil, "set a backend option KEY=VALUE (s3.region, s3.bucket-lookup, s3.connections, sftp.command, sftp.args, sftp.connections, rest.connections); repeatable")
+	f.StringArrayVarP(&a.be.options, "option", "o", nil, "set a backend option KEY=VALUE (s3.region, s3.bucket-lookup, s3.connections, sftp.command, sftp.args, sftp.connections, rest.connections, rclone.program, rclone.args, rclone.connections); repeatable")
 	f.StringArrayVar(&a.be.caCerts, "cacert", nil, "also trust the root certificates in this PEM file for HTTPS repositories (s3:, rest:); repeatable")
 	f.IntVar(&a.be.limitUpload, "limit-upload", 0, "limit uploads to a remote repository to this many KiB/s on average (0: no limit)")
 	f.IntVar(&a.be.limitDownload, "limit-download", 0, "limit downloads from a remote repository to this many KiB/s on average (0: no limit)")
@@ -39,7 +39,7 @@ func (a *app) backendOptions(loc string) (repo.BackendOptions, error) {
 		if !ok || k == "" {
 			return o, fmt.Errorf("option %q: want KEY=VALUE", kv)
 		}
-		if prefix, _, _ := strings.Cut(k, "."); a.be.perKind && prefix != kind && slices.Contains([]string{"local", "s3", "sftp", "rest"}, prefix) {
+		if prefix, _, _ := strings.Cut(k, "."); a.be.perKind && prefix != kind && slices.Contains([]string{"local", "s3", "sftp", "rest", "rclone"}, prefix) {
 			continue
 		}
 		o.Options[k] = v

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/arcabackup/arca/repo/backend"
 )
@@ -145,4 +146,65 @@ func (f *Faulty) Remove(ctx context.Context, h backend.Handle) error {
 		return injected("remove " + h.String() + ": answer lost")
 	}
 	return f.Backend.Remove(ctx, h)
+}
+
+// Delay wraps a Backend and makes every call wait Latency before it
+// reaches the backend, as a distant link would (a round trip per call).
+type Delay struct {
+	backend.Backend
+	Latency time.Duration
+}
+
+// Unwrap returns the wrapped backend.
+func (d Delay) Unwrap() backend.Backend { return d.Backend }
+
+func (d Delay) wait(ctx context.Context) error {
+	t := time.NewTimer(d.Latency)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Save implements backend.Backend.
+func (d Delay) Save(ctx context.Context, h backend.Handle, src backend.Source) error {
+	if err := d.wait(ctx); err != nil {
+		return err
+	}
+	return d.Backend.Save(ctx, h, src)
+}
+
+// Load implements backend.Backend.
+func (d Delay) Load(ctx context.Context, h backend.Handle, offset, length int64) (io.ReadCloser, error) {
+	if err := d.wait(ctx); err != nil {
+		return nil, err
+	}
+	return d.Backend.Load(ctx, h, offset, length)
+}
+
+// Stat implements backend.Backend.
+func (d Delay) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
+	if err := d.wait(ctx); err != nil {
+		return backend.FileInfo{}, err
+	}
+	return d.Backend.Stat(ctx, h)
+}
+
+// List implements backend.Backend.
+func (d Delay) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
+	if err := d.wait(ctx); err != nil {
+		return err
+	}
+	return d.Backend.List(ctx, t, fn)
+}
+
+// Remove implements backend.Backend.
+func (d Delay) Remove(ctx context.Context, h backend.Handle) error {
+	if err := d.wait(ctx); err != nil {
+		return err
+	}
+	return d.Backend.Remove(ctx, h)
 }
