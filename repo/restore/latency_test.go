@@ -1,8 +1,8 @@
 package restore_test
 
 import (
-	"math/rand/v2"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
