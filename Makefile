@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 4s
 
-.PHONY: all build deps test unit race fuzz lint bench compare releases restore-bench prune-bench stress clean
+.PHONY: all build deps test unit race fuzz lint bench compare releases restore-bench prune-bench remote-bench stress clean
 
 all: build
 
@@ -66,6 +66,11 @@ lint:
 # prune-bench: prune and check at a million blobs, beside restic.
 prune-bench:
 	bash docs/bench/prune.sh
+
+# remote-bench: backup and restore to S3 (versitygw) and REST (rclone serve
+# restic) on 127.0.0.1, beside restic.
+remote-bench:
+	bash docs/bench/remote.sh
 
 # stress: the many-writers stress test (cmd/arca/stress_test.go) with many
 # rounds per writer: minutes instead of seconds.
