@@ -52,11 +52,21 @@ FUZZ_TARGETS := \
 	./repo/restore:FuzzParseJournal \
 	./repo/snapshot:FuzzParse
 
+# A bare "context deadline exceeded" with no failing input written is Go
+# 1.26's fuzz-coordinator race at the end of -fuzztime (go.dev/issue/75804,
+# fixed in Go 1.27), not a finding: such a run is repeated once, then
+# tolerated (the seed corpus ran in the race step already). Any other
+# failure fails.
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; fn=$${t##*:}; \
-		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
-		out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+		for try in 1 2; do \
+			echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+			if out=$$($(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg 2>&1); then break; fi; \
+			if echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input written'; then \
+				echo "  the fuzz coordinator's deadline race (go.dev/issue/75804), no input found"; continue; fi; \
+			echo "$$out"; exit 1; \
+		done; \
 	done
 
 lint:
