@@ -262,6 +262,15 @@ func (r *Repository) Config() Config { return r.cfg }
 // else seals, opens and names blobs through the repository's methods.
 func (r *Repository) Key() *crypto.Key { return r.key }
 
+// Connections returns the calls in flight the backend allows (its
+// connections), 0 when it sets no bound (a local directory).
+func (r *Repository) Connections() int {
+	if l, ok := backend.Ability[backend.Limited](r.be); ok {
+		return l.Connections()
+	}
+	return 0
+}
+
 // NewIDHasher returns a hasher of blob IDs, for one goroutine.
 func (r *Repository) NewIDHasher() *crypto.IDHasher { return r.key.NewIDHasher() }
 

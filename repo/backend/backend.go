@@ -3,9 +3,13 @@ package backend
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"strings"
 	"time"
 )
 
@@ -190,6 +194,13 @@ func (r ReaderAt) ReadAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
+// Limited is implemented by backends that bound the calls in flight (a
+// remote backend's connections): the layers above size their pools of
+// uploads and reads to it, to keep a distant link busy.
+type Limited interface {
+	Connections() int
+}
+
 // Wrapper is implemented by decorators (retries, limits, counting): Unwrap
 // returns the Backend they wrap.
 type Wrapper interface {
@@ -212,4 +223,60 @@ func Ability[T any](b Backend) (T, bool) {
 	}
 	var zero T
 	return zero, false
+}
+
+// Path returns the slash-separated path of h inside a repository, the
+// same for every backend (docs/format.md): "config", "keys/<name>",
+// "data/<first 2 characters>/<name>", ...
+func Path(h Handle) string {
+	switch h.Type {
+	case ConfigFile:
+		return "config"
+	case PackFile:
+		sub := "00"
+		if len(h.Name) >= 2 {
+			sub = h.Name[:2]
+		}
+		return "data/" + sub + "/" + h.Name
+	}
+	return h.Type.Dir() + "/" + h.Name
+}
+
+// CheckName refuses a name that is not one plain path element.
+func CheckName(h Handle) error {
+	if h.Type == ConfigFile {
+		return nil
+	}
+	if h.Name == "" || strings.ContainsAny(h.Name, `/\`) || h.Name == "." || h.Name == ".." {
+		return fmt.Errorf("invalid file name %q: %w", h.Name, ErrPermanent)
+	}
+	return nil
+}
+
+// ListConfig is List for ConfigFile: the config, if it exists.
+func ListConfig(ctx context.Context, b Backend, fn func(FileInfo) error) error {
+	fi, err := b.Stat(ctx, Handle{Type: ConfigFile})
+	if errors.Is(err, ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return fn(fi)
+}
+
+// NewHTTPTransport returns the HTTP transport of a remote backend: at most
+// conns connections to its server, tlsConfig (nil: the defaults) for HTTPS.
+func NewHTTPTransport(conns int, tlsConfig *tls.Config) *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          conns,
+		MaxIdleConnsPerHost:   conns,
+		MaxConnsPerHost:       conns,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   30 * time.Second,
+		TLSClientConfig:       tlsConfig,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true,
+	}
 }

@@ -8,13 +8,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arcabackup/arca/repo/backend"
 	"github.com/arcabackup/arca/repo/backend/backendtest"
+	"github.com/arcabackup/arca/repo/backend/limit"
 	"github.com/arcabackup/arca/repo/backend/local"
 	"github.com/arcabackup/arca/repo/backup"
 	"github.com/arcabackup/arca/repo/fstest"
 	"github.com/arcabackup/arca/repo/repotest"
 	"github.com/arcabackup/arca/repo/restore"
 )
+
+// remote wraps be as a remote backend is: its calls wait lat, at most 8 at
+// once (the default connections).
+func remote(be backend.Backend, lat time.Duration) backend.Backend {
+	return limit.New(backendtest.Delay{Backend: be, Latency: lat}, limit.Options{Connections: 8})
+}
 
 // BenchmarkLatency backs up and restores a generated tree (~25 MB, every
 // node type, and 128 MiB in four large files) on a local repository whose every call first waits the
@@ -42,7 +50,7 @@ func BenchmarkLatency(b *testing.B) {
 					b.Fatal(err)
 				}
 				repotest.OnBackend(b, be).Close()
-				r := repotest.Open(b, backendtest.Delay{Backend: be, Latency: lat})
+				r := repotest.Open(b, remote(be, lat))
 				b.StartTimer()
 				if _, err := backup.Run(b.Context(), r, backup.Options{Paths: []string{src}}); err != nil {
 					b.Fatal(err)
@@ -61,7 +69,7 @@ func BenchmarkLatency(b *testing.B) {
 			b.SetBytes(size)
 			for b.Loop() {
 				b.StopTimer()
-				r := repotest.Open(b, backendtest.Delay{Backend: be, Latency: lat})
+				r := repotest.Open(b, remote(be, lat))
 				target := b.TempDir()
 				b.StartTimer()
 				if err := restore.Run(b.Context(), r, sn, restore.Options{Target: target}); err != nil {

@@ -77,7 +77,8 @@ type Options struct {
 	// NumericOwner restores the stored numeric IDs, not the IDs the user
 	// and group names have on this system.
 	NumericOwner bool
-	// Workers is the number of packs read at once; zero means 4.
+	// Workers is the number of packs read at once; zero means 4, or the
+	// remote backend's connections if more.
 	Workers int
 	// Warn, if not nil, is called for each entry that could not be
 	// restored completely.
@@ -166,7 +167,9 @@ type restorer struct {
 // its target").
 func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Options) error {
 	if opts.Workers <= 0 {
-		opts.Workers = 4
+		// 4 on a local disk (more only slow its writes); as many as the
+		// backend's connections on a remote one, to hide its latency.
+		opts.Workers = min(max(4, r.Connections()), 16)
 	}
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}

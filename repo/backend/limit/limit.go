@@ -49,6 +49,9 @@ func New(be backend.Backend, opts Options) backend.Backend {
 	return b
 }
 
+// Connections implements backend.Limited (0: calls in flight unbounded).
+func (b *Backend) Connections() int { return cap(b.slots) }
+
 // Unwrap returns the wrapped backend.
 func (b *Backend) Unwrap() backend.Backend { return b.Backend }
 

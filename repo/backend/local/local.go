@@ -101,25 +101,15 @@ func (b *Backend) rootExists() bool {
 }
 
 func (b *Backend) path(h backend.Handle) string {
-	switch h.Type {
-	case backend.ConfigFile:
-		return filepath.Join(b.root, "config")
-	case backend.PackFile:
-		sub := "00"
-		if len(h.Name) >= 2 {
-			sub = h.Name[:2]
-		}
-		return filepath.Join(b.root, "data", sub, h.Name)
-	}
-	return filepath.Join(b.root, h.Type.Dir(), h.Name)
+	return filepath.Join(b.root, filepath.FromSlash(backend.Path(h)))
 }
 
 func validName(h backend.Handle) error {
-	if h.Type == backend.ConfigFile {
-		return nil
+	if err := backend.CheckName(h); err != nil {
+		return fmt.Errorf("local: %w", err)
 	}
-	if h.Name == "" || strings.ContainsAny(h.Name, `/\`) || h.Name == "." || h.Name == ".." || strings.HasPrefix(h.Name, tempPrefix) {
-		return fmt.Errorf("local: invalid file name %q", h.Name)
+	if strings.HasPrefix(h.Name, tempPrefix) {
+		return fmt.Errorf("local: invalid file name %q: %w", h.Name, backend.ErrPermanent)
 	}
 	return nil
 }
@@ -261,13 +251,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		return err
 	}
 	if t == backend.ConfigFile {
-		fi, err := b.Stat(ctx, backend.Handle{Type: t})
-		if errors.Is(err, backend.ErrNotExist) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		return fn(fi)
+		return backend.ListConfig(ctx, b, fn)
 	}
 	dirs := []string{filepath.Join(b.root, t.Dir())}
 	packs := t == backend.PackFile

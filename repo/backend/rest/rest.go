@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -80,19 +79,9 @@ func newBackend(cfg Config) *Backend {
 	if conns <= 0 {
 		conns = DefaultConnections
 	}
-	tr := cfg.Transport
-	if tr == nil {
-		tr = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:          conns,
-			MaxIdleConnsPerHost:   conns,
-			MaxConnsPerHost:       conns,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   30 * time.Second,
-			TLSClientConfig:       cfg.TLS,
-			ExpectContinueTimeout: time.Second,
-		}
+	var tr http.RoundTripper = backend.NewHTTPTransport(conns, cfg.TLS)
+	if cfg.Transport != nil {
+		tr = cfg.Transport
 	}
 	base := *cfg.URL
 	shown := base
@@ -130,6 +119,8 @@ func Create(ctx context.Context, cfg Config) (*Backend, error) {
 func (b *Backend) Location() string { return b.shown }
 
 func (b *Backend) url(h backend.Handle) *url.URL {
+	// The protocol names files by directory and name; the server keeps
+	// data/ in subdirectories.
 	p := "config"
 	if h.Type != backend.ConfigFile {
 		p = h.Type.Dir() + "/" + h.Name
@@ -138,10 +129,10 @@ func (b *Backend) url(h backend.Handle) *url.URL {
 }
 
 func validName(h backend.Handle) error {
-	if h.Type == backend.ConfigFile {
-		return nil
+	if err := backend.CheckName(h); err != nil {
+		return fmt.Errorf("rest: %w", err)
 	}
-	if h.Name == "" || strings.ContainsAny(h.Name, `/\?#%`) || h.Name == "." || h.Name == ".." {
+	if strings.ContainsAny(h.Name, "?#%") {
 		return fmt.Errorf("rest: invalid file name %q: %w", h.Name, backend.ErrPermanent)
 	}
 	return nil
@@ -321,13 +312,7 @@ type listEntry struct {
 // have is empty if the repository's config is there, an error otherwise.
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
 	if t == backend.ConfigFile {
-		fi, err := b.Stat(ctx, backend.Handle{Type: t})
-		if errors.Is(err, backend.ErrNotExist) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		return fn(fi)
+		return backend.ListConfig(ctx, b, fn)
 	}
 	resp, err := b.do(ctx, http.MethodGet, b.base.JoinPath(t.Dir()+"/"), nil, -1, nil)
 	if errors.Is(err, backend.ErrNotExist) {

@@ -11,12 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/arcabackup/arca/repo/backend"
 	"github.com/minio/minio-go/v7"
@@ -120,20 +118,9 @@ func newBackend(cfg Config) (*Backend, error) {
 	if conns <= 0 {
 		conns = DefaultConnections
 	}
-	tr := cfg.Transport
-	if tr == nil {
-		tr = &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:          conns,
-			MaxIdleConnsPerHost:   conns,
-			MaxConnsPerHost:       conns,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   30 * time.Second,
-			TLSClientConfig:       cfg.TLS,
-			ExpectContinueTimeout: time.Second,
-			DisableCompression:    true,
-		}
+	var tr http.RoundTripper = backend.NewHTTPTransport(conns, cfg.TLS)
+	if cfg.Transport != nil {
+		tr = cfg.Transport
 	}
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds: creds, Secure: !cfg.Insecure, Region: cfg.Region, BucketLookup: lookup, Transport: tr,
@@ -187,26 +174,11 @@ func (b *Backend) dir(t backend.FileType) string {
 	return path.Join(b.prefix, t.Dir()) + "/"
 }
 
-func (b *Backend) key(h backend.Handle) string {
-	switch h.Type {
-	case backend.ConfigFile:
-		return path.Join(b.prefix, "config")
-	case backend.PackFile:
-		sub := "00"
-		if len(h.Name) >= 2 {
-			sub = h.Name[:2]
-		}
-		return path.Join(b.prefix, "data", sub, h.Name)
-	}
-	return path.Join(b.prefix, h.Type.Dir(), h.Name)
-}
+func (b *Backend) key(h backend.Handle) string { return path.Join(b.prefix, backend.Path(h)) }
 
 func validName(h backend.Handle) error {
-	if h.Type == backend.ConfigFile {
-		return nil
-	}
-	if h.Name == "" || strings.ContainsAny(h.Name, `/\`) || h.Name == "." || h.Name == ".." {
-		return fmt.Errorf("s3: invalid file name %q: %w", h.Name, backend.ErrPermanent)
+	if err := backend.CheckName(h); err != nil {
+		return fmt.Errorf("s3: %w", err)
 	}
 	return nil
 }
@@ -306,13 +278,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		return err
 	}
 	if t == backend.ConfigFile {
-		fi, err := b.Stat(ctx, backend.Handle{Type: t})
-		if errors.Is(err, backend.ErrNotExist) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		return fn(fi)
+		return backend.ListConfig(ctx, b, fn)
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -188,25 +188,13 @@ func Create(cfg Config) (*Backend, error) {
 // Location implements backend.Backend.
 func (b *Backend) Location() string { return b.shown }
 
-func (b *Backend) path(h backend.Handle) string {
-	switch h.Type {
-	case backend.ConfigFile:
-		return path.Join(b.root, "config")
-	case backend.PackFile:
-		sub := "00"
-		if len(h.Name) >= 2 {
-			sub = h.Name[:2]
-		}
-		return path.Join(b.root, "data", sub, h.Name)
-	}
-	return path.Join(b.root, h.Type.Dir(), h.Name)
-}
+func (b *Backend) path(h backend.Handle) string { return path.Join(b.root, backend.Path(h)) }
 
 func validName(h backend.Handle) error {
-	if h.Type == backend.ConfigFile {
-		return nil
+	if err := backend.CheckName(h); err != nil {
+		return fmt.Errorf("sftp: %w", err)
 	}
-	if h.Name == "" || strings.ContainsAny(h.Name, `/\`) || h.Name == "." || h.Name == ".." || strings.HasPrefix(h.Name, tempPrefix) {
+	if strings.HasPrefix(h.Name, tempPrefix) {
 		return fmt.Errorf("sftp: invalid file name %q: %w", h.Name, backend.ErrPermanent)
 	}
 	return nil
@@ -336,13 +324,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		return err
 	}
 	if t == backend.ConfigFile {
-		fi, err := b.Stat(ctx, backend.Handle{Type: t})
-		if errors.Is(err, backend.ErrNotExist) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		return fn(fi)
+		return backend.ListConfig(ctx, b, fn)
 	}
 	dirs := []string{path.Join(b.root, t.Dir())}
 	packs := t == backend.PackFile
