@@ -68,18 +68,18 @@ func TestTreeCache(t *testing.T) {
 	c := count.New(mem.New())
 	repotest.OnBackend(t, c).Close()
 	writerCache := t.TempDir()
-	w := openWith(t, c, writerCache, 0)
+	w := openWith(t, c, writerCache, 1<<30)
 	trees := saveTrees(t, w, 20, 3000)
 	w.Close()
 
-	r := openWith(t, c, writerCache, 0)
+	r := openWith(t, c, writerCache, 1<<30)
 	if n := loadTrees(t, r, c, trees); n != 0 {
 		t.Errorf("the writer's host loaded %d trees from storage; want none", n)
 	}
 	r.Close()
 
 	other := t.TempDir()
-	r = openWith(t, c, other, 0)
+	r = openWith(t, c, other, 1<<30)
 	// The 20 trees share one pack, read whole on the first miss (its
 	// blobs and the rest of it, to check the pack against its name).
 	if n := loadTrees(t, r, c, trees); n == 0 || n > 2 {
@@ -104,7 +104,7 @@ func TestTreeCache(t *testing.T) {
 	data, _ := os.ReadFile(files[0])
 	data[len(data)/2] ^= 1
 	os.WriteFile(files[0], data, 0o600)
-	r = openWith(t, c, other, 0)
+	r = openWith(t, c, other, 1<<30)
 	defer r.Close()
 	if n := loadTrees(t, r, c, trees); n == 0 || n > 2 {
 		t.Errorf("with one damaged entry, %d loads; want its pack read once", n)
@@ -118,7 +118,7 @@ func TestTreeCache(t *testing.T) {
 func TestSnapshotFileCache(t *testing.T) {
 	c := count.New(mem.New())
 	repotest.OnBackend(t, c).Close()
-	r := openWith(t, c, t.TempDir(), 0)
+	r := openWith(t, c, t.TempDir(), 1<<30)
 	defer r.Close()
 	id, err := r.SaveFile(t.Context(), backend.SnapshotFile, crypto.KindSnapshot, []byte(`{"x":1}`))
 	if err != nil {

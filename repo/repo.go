@@ -153,8 +153,9 @@ type OpenOptions struct {
 	Warn func(msg string)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
-	// FileCacheBytes bounds the cache of trees and snapshot files (0:
-	// DefaultFileCacheBytes; negative: no such cache).
+	// FileCacheBytes bounds the cache of trees and snapshot files; 0 means
+	// DefaultFileCacheBytes on a remote backend (one that bounds its
+	// connections) and no such cache on a local one; negative: none.
 	FileCacheBytes int64
 }
 
@@ -187,7 +188,10 @@ func Open(ctx context.Context, be backend.Backend, password []byte, opts OpenOpt
 	if err := r.openCache(opts.CacheDir); err != nil {
 		return nil, err
 	}
-	if opts.FileCacheBytes >= 0 {
+	// A local repository reads a tree from its pack as cheaply as from a
+	// cache file, and writing the cache cost its first backup of the Go
+	// tree 0.4 s (2.55 s against 2.15 s): the cache is for remote ones.
+	if opts.FileCacheBytes > 0 || opts.FileCacheBytes == 0 && r.Connections() > 0 {
 		max := opts.FileCacheBytes
 		if max == 0 {
 			max = DefaultFileCacheBytes
