@@ -162,12 +162,13 @@ type OpenOptions struct {
 // Open unlocks the repository on be with password, opens its local cache
 // and brings the cache up to date with the repository's index files.
 func Open(ctx context.Context, be backend.Backend, password []byte, opts OpenOptions) (*Repository, error) {
-	if _, err := be.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); errors.Is(err, backend.ErrNotExist) {
+	cfgData, err := backend.ReadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
+	if errors.Is(err, backend.ErrNotExist) {
 		return nil, fmt.Errorf("repo: %s: %w", be.Location(), ErrNoRepository)
 	} else if err != nil {
-		return nil, fmt.Errorf("repo: open %s: %w", be.Location(), err)
+		return nil, fmt.Errorf("repo: open %s: load config: %w", be.Location(), err)
 	}
-	u, problems, err := unlock(ctx, be, password, opts.KeyHint)
+	u, problems, err := unlock(ctx, be, password, opts.KeyHint, cfgData)
 	if err != nil {
 		return nil, err
 	}

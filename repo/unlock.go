@@ -36,7 +36,7 @@ type unlocked struct {
 // planted) is skipped. The working memory of each derivation is returned
 // to the OS before the next. Problems with key files are returned for the
 // caller to report.
-func unlock(ctx context.Context, be backend.Backend, password []byte, hint string) (unlocked, []keyProblem, error) {
+func unlock(ctx context.Context, be backend.Backend, password []byte, hint string, cfgData []byte) (unlocked, []keyProblem, error) {
 	var names []string
 	err := be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error {
 		names = append(names, fi.Name)
@@ -61,10 +61,6 @@ func unlock(ctx context.Context, be backend.Backend, password []byte, hint strin
 			}
 			return 0
 		})
-	}
-	cfgData, err := backend.ReadAll(ctx, be, backend.Handle{Type: backend.ConfigFile})
-	if err != nil {
-		return unlocked{}, nil, fmt.Errorf("repo: load config: %w", err)
 	}
 	var problems []keyProblem
 	var cfgErr error // the config did not open with a key the password opened

@@ -20,6 +20,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -98,18 +99,34 @@ func (cfg Config) command() []string {
 	return append(args, "-o", "ServerAliveInterval=60", "-o", "ServerAliveCountMax=5", "--", cfg.Host, "-s", "sftp")
 }
 
-// Backend is a repository directory on an SFTP server.
+// Backend is a repository directory on an SFTP server. When the session
+// ends (ssh killed, the link reset), the calls under way fail and the next
+// call starts a new session, so a retry goes on where the link broke.
 type Backend struct {
-	c     *sftp.Client
-	cmd   *exec.Cmd
+	cfg   Config
 	root  string
 	shown string
-	sync  bool // the server offers fsync@openssh.com
+
+	mu     sync.Mutex
+	s      *session // nil: start one on the next call
+	closed bool
+}
+
+// session is one ssh process and the SFTP client over its pipes.
+type session struct {
+	c      *sftp.Client
+	cmd    *exec.Cmd
+	sync   bool          // the server offers fsync@openssh.com
+	dead   chan struct{} // closed when the SFTP connection ended
+	exited chan struct{} // closed when ssh exited
 }
 
 const tempPrefix = ".tmp-"
 
-func connect(cfg Config) (*Backend, error) {
+// errClosed is returned by calls after Close.
+var errClosed = errors.New("sftp: backend closed")
+
+func dial(cfg Config) (*session, error) {
 	argv := cfg.command()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = os.Stderr
@@ -127,31 +144,85 @@ func connect(cfg Config) (*Backend, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("sftp: start %s: %w", argv[0], err)
 	}
+	s := &session{cmd: cmd, dead: make(chan struct{}), exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		close(s.exited)
+	}()
 	c, err := sftp.NewClientPipe(rd, wr, sftp.UseConcurrentWrites(true), sftp.UseConcurrentReads(true),
 		sftp.MaxConcurrentRequestsPerFile(64))
 	if err != nil {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		<-s.exited
 		return nil, fmt.Errorf("sftp: %s: no SFTP session (%w); does `%s` log in?", cfg.Host, err, strings.Join(argv, " "))
 	}
+	s.c = c
+	_, s.sync = c.HasExtension("fsync@openssh.com")
+	go func() {
+		_ = c.Wait()
+		close(s.dead)
+	}()
+	return s, nil
+}
+
+// close ends the session and its ssh.
+func (s *session) close() {
+	_ = s.c.Close()
+	select {
+	case <-s.exited:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// session returns the live session, starting one if there is none or the
+// last one ended.
+func (b *Backend) session() (*session, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, errClosed
+	}
+	if b.s != nil {
+		select {
+		case <-b.s.dead:
+			b.s.close()
+			b.s = nil
+		default:
+			return b.s, nil
+		}
+	}
+	s, err := dial(b.cfg)
+	if err != nil {
+		return nil, err
+	}
+	b.s = s
+	return s, nil
+}
+
+func connect(cfg Config) (*Backend, *session, error) {
 	shown := "sftp:"
 	if cfg.User != "" {
 		shown += cfg.User + "@"
 	}
 	shown += cfg.Host + ":" + cfg.Path
-	b := &Backend{c: c, cmd: cmd, root: cfg.Path, shown: shown}
-	_, b.sync = c.HasExtension("fsync@openssh.com")
-	return b, nil
+	b := &Backend{cfg: cfg, root: cfg.Path, shown: shown}
+	s, err := b.session()
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, s, nil
 }
 
 // Open connects and returns a Backend for the repository directory, which
 // must exist.
 func Open(cfg Config) (*Backend, error) {
-	b, err := connect(cfg)
+	b, s, err := connect(cfg)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := b.c.Stat(b.root)
+	fi, err := s.c.Stat(b.root)
 	if err != nil || !fi.IsDir() {
 		b.Close()
 		if err == nil || errors.Is(err, fs.ErrNotExist) {
@@ -165,11 +236,11 @@ func Open(cfg Config) (*Backend, error) {
 // Create connects and makes the repository's directories. The directory
 // may exist but must not hold a config.
 func Create(cfg Config) (*Backend, error) {
-	b, err := connect(cfg)
+	b, s, err := connect(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := b.c.Stat(path.Join(b.root, "config")); err == nil {
+	if _, err := s.c.Stat(path.Join(b.root, "config")); err == nil {
 		b.Close()
 		return nil, fmt.Errorf("sftp: %s already holds a repository", b.shown)
 	}
@@ -177,7 +248,7 @@ func Create(cfg Config) (*Backend, error) {
 		if t == backend.ConfigFile {
 			continue
 		}
-		if err := b.c.MkdirAll(path.Join(b.root, t.Dir())); err != nil {
+		if err := s.c.MkdirAll(path.Join(b.root, t.Dir())); err != nil {
 			b.Close()
 			return nil, fmt.Errorf("sftp: create %s: %w", path.Join(b.root, t.Dir()), err)
 		}
@@ -234,33 +305,37 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, src backend.Source
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s, err := b.session()
+	if err != nil {
+		return err
+	}
 	final := b.path(h)
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := path.Join(path.Dir(final), tempPrefix+hex.EncodeToString(rnd[:]))
-	f, err := b.c.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY)
+	f, err := s.c.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY)
 	if errors.Is(err, fs.ErrNotExist) {
 		// data/XX/ is made on its first pack; prune/ in a repository
 		// made before format version 2.
-		if err = b.c.MkdirAll(path.Dir(final)); err == nil {
-			f, err = b.c.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY)
+		if err = s.c.MkdirAll(path.Dir(final)); err == nil {
+			f, err = s.c.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY)
 		}
 	}
 	if err != nil {
 		return mapErr(h, err)
 	}
 	_, err = f.ReadFrom(ctxReader{ctx, io.NewSectionReader(src, 0, src.Size())})
-	if err == nil && b.sync {
+	if err == nil && s.sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = b.c.PosixRename(tmp, final)
+		err = s.c.PosixRename(tmp, final)
 	}
 	if err != nil {
-		_ = b.c.Remove(tmp)
+		_ = s.c.Remove(tmp)
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%w)", err, cerr)
 		}
@@ -284,7 +359,11 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, offset, length int
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := b.c.Open(b.path(h))
+	s, err := b.session()
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.c.Open(b.path(h))
 	if err != nil {
 		return nil, mapErr(h, err)
 	}
@@ -311,7 +390,11 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 	if err := ctx.Err(); err != nil {
 		return backend.FileInfo{}, err
 	}
-	fi, err := b.c.Stat(b.path(h))
+	s, err := b.session()
+	if err != nil {
+		return backend.FileInfo{}, err
+	}
+	fi, err := s.c.Stat(b.path(h))
 	if err != nil {
 		return backend.FileInfo{}, mapErr(h, err)
 	}
@@ -326,10 +409,14 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 	if t == backend.ConfigFile {
 		return backend.ListConfig(ctx, b, fn)
 	}
+	s, err := b.session()
+	if err != nil {
+		return err
+	}
 	dirs := []string{path.Join(b.root, t.Dir())}
 	packs := t == backend.PackFile
 	if packs {
-		subs, err := b.c.ReadDirContext(ctx, dirs[0])
+		subs, err := s.c.ReadDirContext(ctx, dirs[0])
 		if err != nil {
 			return fmt.Errorf("sftp: list %s: %w", dirs[0], err)
 		}
@@ -341,9 +428,9 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		}
 	}
 	for _, dir := range dirs {
-		entries, err := b.c.ReadDirContext(ctx, dir)
+		entries, err := s.c.ReadDirContext(ctx, dir)
 		if errors.Is(err, fs.ErrNotExist) && !packs {
-			if _, rerr := b.c.Stat(b.root); rerr == nil {
+			if _, rerr := s.c.Stat(b.root); rerr == nil {
 				continue // a directory of a later format version, not made yet
 			}
 		}
@@ -379,7 +466,11 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := b.c.Remove(b.path(h)); err != nil {
+	s, err := b.session()
+	if err != nil {
+		return err
+	}
+	if err := s.c.Remove(b.path(h)); err != nil {
 		return mapErr(h, err)
 	}
 	return nil
@@ -388,13 +479,17 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 // CleanTemp implements backend.TempCleaner: it removes the temporary files
 // of saves last changed before cutoff.
 func (b *Backend) CleanTemp(ctx context.Context, cutoff time.Time) (int, error) {
+	s, err := b.session()
+	if err != nil {
+		return 0, err
+	}
 	dirs := []string{b.root}
 	for _, t := range backend.AllTypes {
 		if t != backend.ConfigFile {
 			dirs = append(dirs, path.Join(b.root, t.Dir()))
 		}
 	}
-	if subs, err := b.c.ReadDirContext(ctx, path.Join(b.root, "data")); err == nil {
+	if subs, err := s.c.ReadDirContext(ctx, path.Join(b.root, "data")); err == nil {
 		for _, s := range subs {
 			if s.IsDir() {
 				dirs = append(dirs, path.Join(b.root, "data", s.Name()))
@@ -406,13 +501,13 @@ func (b *Backend) CleanTemp(ctx context.Context, cutoff time.Time) (int, error) 
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		entries, err := b.c.ReadDirContext(ctx, dir)
+		entries, err := s.c.ReadDirContext(ctx, dir)
 		if err != nil {
 			continue
 		}
 		for _, e := range entries {
 			if e.Mode().IsRegular() && strings.HasPrefix(e.Name(), tempPrefix) && e.ModTime().Before(cutoff) &&
-				b.c.Remove(path.Join(dir, e.Name())) == nil {
+				s.c.Remove(path.Join(dir, e.Name())) == nil {
 				n++
 			}
 		}
@@ -422,17 +517,12 @@ func (b *Backend) CleanTemp(ctx context.Context, cutoff time.Time) (int, error) 
 
 // Close implements backend.Backend: it ends the SFTP session and ssh.
 func (b *Backend) Close() error {
-	err := b.c.Close()
-	done := make(chan struct{})
-	go func() {
-		_ = b.cmd.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = b.cmd.Process.Kill()
-		<-done
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	if b.s != nil {
+		b.s.close()
+		b.s = nil
 	}
-	return err
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/arcabackup/arca/repo/backend"
@@ -50,5 +51,29 @@ func TestOpenMissing(t *testing.T) {
 	_, err := Open(Config{Host: "127.0.0.1", Path: filepath.Join(t.TempDir(), "none"), Command: srv.Command()})
 	if !errors.Is(err, backend.ErrNoRepository) {
 		t.Fatalf("Open of a missing directory: %v; want ErrNoRepository", err)
+	}
+}
+
+// TestReconnect: after ssh dies, the calls under way fail and the next one
+// starts a new session.
+func TestReconnect(t *testing.T) {
+	srv := backendtest.StartSSHD(t)
+	b, err := Create(Config{Host: "127.0.0.1", Path: filepath.Join(t.TempDir(), "repo"), Command: srv.Command()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	h := backend.Handle{Type: backend.SnapshotFile, Name: strings.Repeat("ab", 32)}
+	if err := b.Save(t.Context(), h, backend.Bytes([]byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	first := b.s.cmd.Process.Pid
+	b.s.cmd.Process.Kill()
+	<-b.s.dead
+	if _, err := b.Stat(t.Context(), h); err != nil {
+		t.Fatalf("Stat after ssh died: %v; want a new session", err)
+	}
+	if b.s.cmd.Process.Pid == first {
+		t.Error("the dead session is still in use")
 	}
 }
