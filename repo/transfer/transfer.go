@@ -148,6 +148,9 @@ func (c *copier) tree(id crypto.ID) (crypto.ID, error) {
 	if err != nil {
 		return crypto.ID{}, err
 	}
+	if err := c.fetch(t); err != nil {
+		return crypto.ID{}, err
+	}
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
 		if n.Type == tree.Dir {
@@ -172,6 +175,66 @@ func (c *copier) tree(id crypto.ID) (crypto.ID, error) {
 	return d, nil
 }
 
+// fetch copies the data blobs of a directory's files that this run has not
+// copied yet, reading them pack by pack (nearby blobs in one request)
+// rather than one request per blob. Blobs a pack read fails for are left
+// to blob, which tries their other copies.
+func (c *copier) fetch(t *tree.Tree) error {
+	byPack := map[crypto.ID][]pack.Entry{}
+	want := map[crypto.ID]bool{}
+	for i := range t.Nodes {
+		for _, b := range t.Nodes[i].Content {
+			if _, done := c.blobs[b]; done || want[b] {
+				continue
+			}
+			loc, ok, err := c.src.Lookup(pack.DataBlob, b)
+			if err != nil {
+				return err
+			}
+			if ok && c.src.Usable(loc) {
+				want[b] = true
+				byPack[loc.Pack] = append(byPack[loc.Pack], loc.Entry)
+			}
+		}
+	}
+	pr := c.src.NewPackReader()
+	for p, entries := range byPack {
+		var failed error
+		_, err := pr.Read(c.ctx, p, entries, func(e pack.Entry, plain []byte, err error) error {
+			if err != nil {
+				return nil // blob tries the other copies
+			}
+			c.res.BlobsRead++
+			// plain is the reader's buffer; the writer may keep what it is given.
+			if err := c.store(e.ID, append([]byte(nil), plain...)); err != nil && failed == nil {
+				failed = err
+			}
+			return nil
+		})
+		if failed != nil {
+			return failed
+		}
+		if err != nil && c.ctx.Err() != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// store saves the plaintext of source data blob id in the destination.
+func (c *copier) store(id crypto.ID, plain []byte) error {
+	d := c.dst.BlobID(plain)
+	n, err := c.w.SaveBlob(pack.DataBlob, d, plain, c.comp)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		c.res.BlobsStored++
+	}
+	c.blobs[id] = d
+	return nil
+}
+
 // blob copies source data blob id if the destination lacks it.
 func (c *copier) blob(id crypto.ID) (crypto.ID, error) {
 	if d, ok := c.blobs[id]; ok {
@@ -182,16 +245,10 @@ func (c *copier) blob(id crypto.ID) (crypto.ID, error) {
 		return crypto.ID{}, err
 	}
 	c.res.BlobsRead++
-	d := c.dst.BlobID(plain)
-	n, err := c.w.SaveBlob(pack.DataBlob, d, plain, c.comp)
-	if err != nil {
+	if err := c.store(id, plain); err != nil {
 		return crypto.ID{}, err
 	}
-	if n > 0 {
-		c.res.BlobsStored++
-	}
-	c.blobs[id] = d
-	return d, nil
+	return c.blobs[id], nil
 }
 
 // mapPath is the file of source -> destination trees in dst's cache.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend/count"
 	"github.com/arcabackup/arca/repo/backend/local"
 	"github.com/arcabackup/arca/repo/backup"
 	"github.com/arcabackup/arca/repo/fstest"
@@ -54,14 +55,24 @@ func restoreLatest(t *testing.T, r *repo.Repository, want string) {
 // copy skips them; after a change in one directory, the next copy reads
 // only that directory's blobs.
 func TestCopy(t *testing.T) {
-	src, dst := repotest.New(t), repotest.New(t)
+	lb, err := local.Create(filepath.Join(t.TempDir(), "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := count.New(lb)
+	src, dst := repotest.OnBackend(t, counted), repotest.New(t)
 	tree := t.TempDir()
 	fstest.Generate(t, filepath.Join(tree, "a"), 1)
 	fstest.Generate(t, filepath.Join(tree, "b"), 2)
 	first := snap(t, src, tree)
+	before := counted.Counts().ByType["data"]
 	res := run(t, src, dst)
 	if len(res.Copied) != 1 || res.Copied[0].Source != first.ID || res.BlobsStored == 0 {
 		t.Fatalf("first copy: %+v", res)
+	}
+	// Blobs are read pack by pack, not one request each.
+	if reads := counted.Counts().ByType["data"] - before; reads*2 > int64(res.BlobsRead) {
+		t.Errorf("first copy: %d requests to data/ for %d blobs read", reads, res.BlobsRead)
 	}
 	restoreLatest(t, dst, tree)
 
