@@ -13,8 +13,10 @@
 //   - Load of a range that runs past the end returns what there is; an
 //     offset past the end is an error.
 //   - A Save whose source fails, or whose context is cancelled, stores
-//     nothing; every operation with a cancelled context fails with an error
-//     wrapping context.Canceled.
+//     nothing (a server that writes uploads in place, such as rclone serve
+//     restic before 1.63, removes the partial file a moment later, when it
+//     notices the aborted upload); every operation with a cancelled context
+//     fails with an error wrapping context.Canceled.
 //   - Concurrent Saves of one name all succeed.
 //
 // This package imports nothing else of arca's.
