@@ -163,7 +163,7 @@ func TestRequestCounts(t *testing.T) {
 // through the proxy and seen directly.
 func TestFaultInjection(t *testing.T) {
 	srv := backendtest.StartRclone(t)
-	proxy := backendtest.StartFaultyProxy(t, "http://"+srv.Addr, 0.10, 7)
+	proxy := backendtest.StartFaultyProxy(t, "http://"+srv.Addr, 10)
 	e := newEnv(t)
 	e.vars = append(e.vars, "ARCA_REST_USERNAME="+backendtest.RcloneUser, "ARCA_REST_PASSWORD="+backendtest.RclonePassword)
 	flaky := "rest:http://" + proxy.Addr + "/repo/"

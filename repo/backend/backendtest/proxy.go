@@ -3,7 +3,6 @@ package backendtest
 import (
 	"bufio"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -18,7 +17,8 @@ import (
 // answers 503 without passing the request on, cuts uploads short (reads
 // half the body, then drops the connection, so the server never sees the
 // request), and cuts downloads half-way (drops the connection in the
-// middle of the body).
+// middle of the body). The failures follow a fixed schedule per method, so
+// a run with the same requests meets every kind of failure every time.
 type FaultyProxy struct {
 	Addr                    string
 	Refused, CutUp, CutDown atomic.Int64
@@ -26,9 +26,12 @@ type FaultyProxy struct {
 }
 
 // StartFaultyProxy starts a FaultyProxy on a free loopback port in front
-// of target ("http://host:port"), failing rate of the requests, with
-// randomness from seed. It stops at cleanup.
-func StartFaultyProxy(t testing.TB, target string, rate float64, seed uint64) *FaultyProxy {
+// of target ("http://host:port") that fails one request in every: of each
+// method's requests, the every-th, 2*every-th, ... fail. A failing upload
+// (POST with a body) is cut short; a failing GET is cut half-way or, every
+// other time, refused; any other failing request is refused. It stops at
+// cleanup.
+func StartFaultyProxy(t testing.TB, target string, every int64) *FaultyProxy {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
@@ -37,25 +40,23 @@ func StartFaultyProxy(t testing.TB, target string, rate float64, seed uint64) *F
 	p := &FaultyProxy{}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	var mu sync.Mutex
-	rnd := rand.New(rand.NewPCG(seed, ^seed))
-	roll := func() (float64, int) {
-		mu.Lock()
-		defer mu.Unlock()
-		return rnd.Float64(), rnd.IntN(3)
-	}
+	seen := map[string]int64{}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, kind := roll()
-		if f >= rate {
+		mu.Lock()
+		seen[r.Method]++
+		n := seen[r.Method]
+		mu.Unlock()
+		if n%every != 0 {
 			p.Passed.Add(1)
 			rp.ServeHTTP(w, r)
 			return
 		}
 		switch {
-		case kind != 2 && r.Method == http.MethodPost && r.ContentLength > 1:
+		case r.Method == http.MethodPost && r.ContentLength > 1:
 			p.CutUp.Add(1)
 			io.CopyN(io.Discard, r.Body, r.ContentLength/2)
 			drop(w)
-		case kind != 2 && r.Method == http.MethodGet:
+		case r.Method == http.MethodGet && (n/every)%2 == 1:
 			p.CutDown.Add(1)
 			rp.ServeHTTP(&cutWriter{ResponseWriter: w}, r)
 			drop(w)
