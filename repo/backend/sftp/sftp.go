@@ -16,88 +16,14 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/arcabackup/arca/repo/backend"
 	"github.com/pkg/sftp"
 )
-
-// Config says where the repository is and how to reach the server.
-type Config struct {
-	User, Host string
-	Port       int    // 0: ssh's default
-	Path       string // the repository's directory on the server
-	// Command, if not empty, is the command line that speaks SFTP on its
-	// standard input and output, in place of ssh.
-	Command []string
-	// Args are extra arguments for ssh (not used with Command).
-	Args []string
-}
-
-// ParseLocation parses "sftp:[user@]host:path" and
-// "sftp://[user@]host[:port]/path". A path of the first form that is not
-// absolute is relative to the login directory.
-func ParseLocation(loc string) (Config, error) {
-	s, ok := strings.CutPrefix(loc, "sftp:")
-	if !ok {
-		return Config{}, fmt.Errorf("sftp: %q is not an sftp: location", loc)
-	}
-	var cfg Config
-	if rest, ok := strings.CutPrefix(s, "//"); ok {
-		hostport, p, found := strings.Cut(rest, "/")
-		if !found || p == "" {
-			return Config{}, fmt.Errorf("sftp: location %q: want sftp://[user@]host[:port]/path", loc)
-		}
-		cfg.Path = "/" + p
-		if u, h, ok := strings.Cut(hostport, "@"); ok {
-			cfg.User, hostport = u, h
-		}
-		if h, port, ok := strings.Cut(hostport, ":"); ok {
-			n, err := strconv.Atoi(port)
-			if err != nil || n <= 0 || n > 65535 {
-				return Config{}, fmt.Errorf("sftp: location %q: bad port %q", loc, port)
-			}
-			cfg.Port, hostport = n, h
-		}
-		cfg.Host = hostport
-	} else {
-		hostpart, p, found := strings.Cut(s, ":")
-		if !found || p == "" {
-			return Config{}, fmt.Errorf("sftp: location %q: want sftp:[user@]host:path", loc)
-		}
-		if u, h, ok := strings.Cut(hostpart, "@"); ok {
-			cfg.User, hostpart = u, h
-		}
-		cfg.Host, cfg.Path = hostpart, p
-	}
-	if cfg.Host == "" {
-		return Config{}, fmt.Errorf("sftp: location %q names no host", loc)
-	}
-	cfg.Path = path.Clean(cfg.Path)
-	return cfg, nil
-}
-
-// command returns the command line that starts the SFTP session.
-func (cfg Config) command() []string {
-	if len(cfg.Command) > 0 {
-		return cfg.Command
-	}
-	args := []string{"ssh"}
-	if cfg.Port != 0 {
-		args = append(args, "-p", strconv.Itoa(cfg.Port))
-	}
-	if cfg.User != "" {
-		args = append(args, "-l", cfg.User)
-	}
-	args = append(args, cfg.Args...)
-	return append(args, "-o", "ServerAliveInterval=60", "-o", "ServerAliveCountMax=5", "--", cfg.Host, "-s", "sftp")
-}
 
 // Backend is a repository directory on an SFTP server. When the session
 // ends (ssh killed, the link reset), the calls under way fail and the next
@@ -112,94 +38,7 @@ type Backend struct {
 	closed bool
 }
 
-// session is one ssh process and the SFTP client over its pipes.
-type session struct {
-	c      *sftp.Client
-	cmd    *exec.Cmd
-	sync   bool          // the server offers fsync@openssh.com
-	dead   chan struct{} // closed when the SFTP connection ended
-	exited chan struct{} // closed when ssh exited
-}
-
 const tempPrefix = ".tmp-"
-
-// errClosed is returned by calls after Close.
-var errClosed = errors.New("sftp: backend closed")
-
-func dial(cfg Config) (*session, error) {
-	argv := cfg.command()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stderr = os.Stderr
-	// Its own process group: a Ctrl-C meant for arca must not end the
-	// session under the cleanup that follows it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	wr, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	rd, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("sftp: start %s: %w", argv[0], err)
-	}
-	s := &session{cmd: cmd, dead: make(chan struct{}), exited: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(s.exited)
-	}()
-	c, err := sftp.NewClientPipe(rd, wr, sftp.UseConcurrentWrites(true), sftp.UseConcurrentReads(true),
-		sftp.MaxConcurrentRequestsPerFile(64))
-	if err != nil {
-		_ = cmd.Process.Kill()
-		<-s.exited
-		return nil, fmt.Errorf("sftp: %s: no SFTP session (%w); does `%s` log in?", cfg.Host, err, strings.Join(argv, " "))
-	}
-	s.c = c
-	_, s.sync = c.HasExtension("fsync@openssh.com")
-	go func() {
-		_ = c.Wait()
-		close(s.dead)
-	}()
-	return s, nil
-}
-
-// close ends the session and its ssh.
-func (s *session) close() {
-	_ = s.c.Close()
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-}
-
-// session returns the live session, starting one if there is none or the
-// last one ended.
-func (b *Backend) session() (*session, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return nil, errClosed
-	}
-	if b.s != nil {
-		select {
-		case <-b.s.dead:
-			b.s.close()
-			b.s = nil
-		default:
-			return b.s, nil
-		}
-	}
-	s, err := dial(b.cfg)
-	if err != nil {
-		return nil, err
-	}
-	b.s = s
-	return s, nil
-}
 
 func connect(cfg Config) (*Backend, *session, error) {
 	shown := "sftp:"
@@ -299,13 +138,7 @@ func (c ctxReader) Size() int64 { return c.r.Size() }
 
 // Save implements backend.Backend.
 func (b *Backend) Save(ctx context.Context, h backend.Handle, src backend.Source) error {
-	if err := validName(h); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s, err := b.session()
+	s, err := b.begin(ctx, h)
 	if err != nil {
 		return err
 	}
@@ -353,13 +186,7 @@ func (s sectionCloser) Close() error { return s.f.Close() }
 
 // Load implements backend.Backend.
 func (b *Backend) Load(ctx context.Context, h backend.Handle, offset, length int64) (io.ReadCloser, error) {
-	if err := validName(h); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s, err := b.session()
+	s, err := b.begin(ctx, h)
 	if err != nil {
 		return nil, err
 	}
@@ -384,13 +211,7 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, offset, length int
 
 // Stat implements backend.Backend.
 func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo, error) {
-	if err := validName(h); err != nil {
-		return backend.FileInfo{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return backend.FileInfo{}, err
-	}
-	s, err := b.session()
+	s, err := b.begin(ctx, h)
 	if err != nil {
 		return backend.FileInfo{}, err
 	}
@@ -460,13 +281,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 
 // Remove implements backend.Backend.
 func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
-	if err := validName(h); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s, err := b.session()
+	s, err := b.begin(ctx, h)
 	if err != nil {
 		return err
 	}
