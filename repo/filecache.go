@@ -30,7 +30,6 @@ type fileCache struct {
 	key      *crypto.Key
 	maxBytes int64
 	added    atomic.Int64 // bytes written this run
-	hits     atomic.Int64
 }
 
 // DefaultFileCacheBytes bounds the tree and snapshot cache of a repository.
@@ -76,7 +75,6 @@ func (c *fileCache) get(kind string, id crypto.ID) ([]byte, bool) {
 		now := time.Now()
 		os.Chtimes(p, now, now)
 	}
-	c.hits.Add(1)
 	return out, true
 }
 

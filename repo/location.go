@@ -80,7 +80,9 @@ func Requests(be backend.Backend) (RequestCounts, bool) {
 type scheme struct {
 	name    string
 	options []string // without the "name." prefix
-	open    func(ctx context.Context, loc string, o BackendOptions, create bool) (be backend.Backend, undo func(), err error)
+	// open opens or creates the backend at loc; conns is its validated
+	// connections option.
+	open func(ctx context.Context, loc string, o BackendOptions, conns int, create bool) (be backend.Backend, undo func(), err error)
 }
 
 // schemes is the registry of locations, in the order they are tried; a
@@ -143,14 +145,15 @@ func OpenBackend(ctx context.Context, location string, opts BackendOptions) (bac
 	if err := s.checkOptions(opts.Options); err != nil {
 		return nil, err
 	}
-	if _, err := connections(s, opts); err != nil {
-		return nil, err
-	}
-	be, _, err := s.open(ctx, location, opts, false)
+	conns, err := connections(s, opts)
 	if err != nil {
 		return nil, err
 	}
-	return decorate(s, be, opts)
+	be, _, err := s.open(ctx, location, opts, conns, false)
+	if err != nil {
+		return nil, err
+	}
+	return decorate(s, be, opts, conns), nil
 }
 
 // CreateBackend prepares the storage at location for Init. undo removes
@@ -163,39 +166,35 @@ func CreateBackend(ctx context.Context, location string, opts BackendOptions) (b
 	if err := s.checkOptions(opts.Options); err != nil {
 		return nil, nil, err
 	}
-	if _, err := connections(s, opts); err != nil {
+	conns, err := connections(s, opts)
+	if err != nil {
 		return nil, nil, err
 	}
-	be, undo, err = s.open(ctx, location, opts, true)
+	be, undo, err = s.open(ctx, location, opts, conns, true)
 	if err != nil {
 		return nil, nil, err
 	}
 	if undo == nil {
 		undo = func() {}
 	}
-	be, err = decorate(s, be, opts)
-	return be, undo, err
+	return decorate(s, be, opts, conns), undo, nil
 }
 
 // decorate stacks the decorators on a backend: counting right above it,
 // then (remote only) limits, then retries.
-func decorate(s scheme, be backend.Backend, opts BackendOptions) (backend.Backend, error) {
+func decorate(s scheme, be backend.Backend, opts BackendOptions, conns int) backend.Backend {
 	be = count.New(be)
 	if s.name == "local" {
-		return be, nil
-	}
-	conns, err := connections(s, opts)
-	if err != nil {
-		return nil, err
+		return be
 	}
 	be = limit.New(be, limit.Options{Connections: conns, Upload: opts.Upload, Download: opts.Download})
-	return retry.New(be, retry.Options{Report: opts.RetryReport}), nil
+	return retry.New(be, retry.Options{Report: opts.RetryReport})
 }
 
 func connections(s scheme, opts BackendOptions) (int, error) {
 	v, ok := opts.Options[s.name+".connections"]
 	if !ok {
-		return 8, nil
+		return backend.DefaultConnections, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > 1024 {
@@ -204,7 +203,7 @@ func connections(s scheme, opts BackendOptions) (int, error) {
 	return n, nil
 }
 
-func openLocal(_ context.Context, loc string, o BackendOptions, create bool) (backend.Backend, func(), error) {
+func openLocal(_ context.Context, loc string, o BackendOptions, _ int, create bool) (backend.Backend, func(), error) {
 	p := strings.TrimPrefix(loc, "local:")
 	if create {
 		lb, err := local.Create(p)
@@ -222,7 +221,7 @@ func openLocal(_ context.Context, loc string, o BackendOptions, create bool) (ba
 	return lb, nil, nil
 }
 
-func openS3(ctx context.Context, loc string, o BackendOptions, create bool) (backend.Backend, func(), error) {
+func openS3(ctx context.Context, loc string, o BackendOptions, conns int, create bool) (backend.Backend, func(), error) {
 	cfg, err := s3.ParseLocation(loc, o.Getenv)
 	if err != nil {
 		return nil, nil, err
@@ -233,7 +232,7 @@ func openS3(ctx context.Context, loc string, o BackendOptions, create bool) (bac
 	if v, ok := o.Options["s3.bucket-lookup"]; ok {
 		cfg.BucketLookup = v
 	}
-	cfg.Connections, _ = connections(scheme{name: "s3"}, o)
+	cfg.Connections = conns
 	if cfg.TLS, err = o.tlsConfig(); err != nil {
 		return nil, nil, err
 	}
@@ -245,7 +244,7 @@ func openS3(ctx context.Context, loc string, o BackendOptions, create bool) (bac
 	return b, nil, err
 }
 
-func openSFTP(_ context.Context, loc string, o BackendOptions, create bool) (backend.Backend, func(), error) {
+func openSFTP(_ context.Context, loc string, o BackendOptions, _ int, create bool) (backend.Backend, func(), error) {
 	cfg, err := sftp.ParseLocation(loc)
 	if err != nil {
 		return nil, nil, err
@@ -268,12 +267,12 @@ func openSFTP(_ context.Context, loc string, o BackendOptions, create bool) (bac
 	return b, nil, err
 }
 
-func openREST(ctx context.Context, loc string, o BackendOptions, create bool) (backend.Backend, func(), error) {
+func openREST(ctx context.Context, loc string, o BackendOptions, conns int, create bool) (backend.Backend, func(), error) {
 	cfg, err := rest.ParseLocation(loc, o.Getenv)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg.Connections, _ = connections(scheme{name: "rest"}, o)
+	cfg.Connections = conns
 	if cfg.TLS, err = o.tlsConfig(); err != nil {
 		return nil, nil, err
 	}
@@ -284,7 +283,7 @@ func openREST(ctx context.Context, loc string, o BackendOptions, create bool) (b
 	return rest.Open(cfg), nil, nil
 }
 
-func openRclone(ctx context.Context, loc string, o BackendOptions, create bool) (backend.Backend, func(), error) {
+func openRclone(ctx context.Context, loc string, o BackendOptions, _ int, create bool) (backend.Backend, func(), error) {
 	cfg, err := rclone.ParseLocation(loc)
 	if err != nil {
 		return nil, nil, err

@@ -264,6 +264,33 @@ func ListConfig(ctx context.Context, b Backend, fn func(FileInfo) error) error {
 	return fn(fi)
 }
 
+// HTTPOptions are the settings every HTTP backend (s3, rest) takes.
+type HTTPOptions struct {
+	// Connections bounds the requests in flight (0: DefaultConnections).
+	Connections int
+	// TLS, if not nil, configures HTTPS (extra root certificates).
+	TLS *tls.Config
+	// Transport, if not nil, carries the requests (tests, rclone's stdio).
+	Transport http.RoundTripper
+}
+
+// DefaultConnections is the number of requests in flight of a remote
+// backend by default.
+const DefaultConnections = 8
+
+// RoundTripper returns o.Transport, or a transport for o's connections and
+// TLS settings.
+func (o HTTPOptions) RoundTripper() http.RoundTripper {
+	if o.Transport != nil {
+		return o.Transport
+	}
+	conns := o.Connections
+	if conns <= 0 {
+		conns = DefaultConnections
+	}
+	return NewHTTPTransport(conns, o.TLS)
+}
+
 // NewHTTPTransport returns the HTTP transport of a remote backend: at most
 // conns connections to its server, tlsConfig (nil: the defaults) for HTTPS.
 func NewHTTPTransport(conns int, tlsConfig *tls.Config) *http.Transport {

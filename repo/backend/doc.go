@@ -13,10 +13,10 @@
 //   - Load of a range that runs past the end returns what there is; an
 //     offset past the end is an error.
 //   - A Save whose source fails, or whose context is cancelled, stores
-//     nothing (a server that writes uploads in place, such as rclone serve
-//     restic before 1.63, removes the partial file a moment later, when it
-//     notices the aborted upload); every operation with a cancelled context
-//     fails with an error wrapping context.Canceled.
+//     nothing (rclone serve restic 1.60 does not keep this: it can keep
+//     the start of an aborted upload; a retry overwrites it); every
+//     operation with a cancelled context fails with an error wrapping
+//     context.Canceled.
 //   - Concurrent Saves of one name all succeed.
 //
 // This package imports nothing else of arca's.

@@ -3,7 +3,6 @@ package prune_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -521,30 +520,5 @@ func TestClockSkew(t *testing.T) {
 		if want := skew.Abs() > repo.MaxClockSkew; refused != want {
 			t.Errorf("storage clock %s off: err = %v; want refused %v", skew, err, want)
 		}
-	}
-}
-
-// TestRepackBesideDuplicates: a blob a repacked pack keeps has another copy
-// in a pack the plan finds unused (two hosts stored it); the repack stores
-// it anew rather than deduplicate against that copy, so both old packs go.
-func TestRepackBesideDuplicates(t *testing.T) {
-	for i := range 6 {
-		e := newEnv(t)
-		src := t.TempDir()
-		keep := strings.Repeat(fmt.Sprint("k", i), 3000)
-		fstest.WriteFiles(t, src, map[string]string{"keep": keep, "drop": strings.Repeat("d", 5000)})
-		late := e.host() // a session begun before the first backup's: it stores keep again
-		hb := e.announce(late, "backup")
-		a := e.backupAnnounced(src)
-		src2 := t.TempDir()
-		fstest.WriteFiles(t, src2, map[string]string{"keep": keep})
-		e.backup(late, src2)
-		hb.Done()
-		e.forget(a)
-		res := e.prune(prune.Options{Now: true})
-		if res.Unmarked.Packs != 0 || res.Deleted.Packs == 0 {
-			t.Fatalf("round %d: prune --now kept %d marked packs, deleted %d; want none kept", i, res.Unmarked.Packs, res.Deleted.Packs)
-		}
-		e.verify()
 	}
 }

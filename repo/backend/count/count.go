@@ -39,18 +39,6 @@ func (c Counts) Add(o Counts) Counts {
 	return sum
 }
 
-// Sub returns c minus an earlier snapshot.
-func (c Counts) Sub(old Counts) Counts {
-	d := Counts{c.Saves - old.Saves, c.Loads - old.Loads, c.Stats - old.Stats, c.Lists - old.Lists,
-		c.Removes - old.Removes, c.BytesUp - old.BytesUp, c.BytesDown - old.BytesDown, map[string]int64{}}
-	for k, v := range c.ByType {
-		if n := v - old.ByType[k]; n != 0 {
-			d.ByType[k] = n
-		}
-	}
-	return d
-}
-
 // Backend counts what passes through it to the Backend it wraps.
 type Backend struct {
 	backend.Backend

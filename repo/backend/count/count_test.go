@@ -33,7 +33,7 @@ func TestCounts(t *testing.T) {
 	if got.ByType["snapshots"] != 4 || got.ByType["data"] != 1 {
 		t.Errorf("by type %v; want 4 snapshots, 1 data", got.ByType)
 	}
-	if d := got.Sub(before); d.Requests() != 4 || d.Saves != 0 || d.BytesDown != 3 {
-		t.Errorf("difference %+v; want 4 requests", d)
+	if sum := got.Add(before); sum.Requests() != 6 || sum.Saves != 2 || sum.ByType["snapshots"] != 5 {
+		t.Errorf("sum %+v; want 6 requests, 2 saves, 5 of snapshots", sum)
 	}
 }

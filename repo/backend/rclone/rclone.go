@@ -87,7 +87,7 @@ func start(cfg Config) (*Backend, rest.Config, error) {
 		},
 	}
 	u, _ := url.Parse("http://localhost/")
-	return b, rest.Config{URL: u, Transport: tr}, nil
+	return b, rest.Config{URL: u, HTTPOptions: backend.HTTPOptions{Transport: tr}}, nil
 }
 
 // Open runs rclone for the repository at cfg.Remote.

@@ -24,7 +24,7 @@ func TestStdio(t *testing.T) {
 	if _, err := exec.LookPath("rclone"); err != nil {
 		backendtest.Skip(t, "rclone is not installed (make deps installs it)")
 	}
-	backendtest.Run(t, func(t *testing.T) backend.Backend {
+	backendtest.RunWith(t, backendtest.Options{PartialAbortedSave: true}, func(t *testing.T) backend.Backend {
 		dir := t.TempDir()
 		b, err := Create(t.Context(), Config{Remote: filepath.Join(dir, "repo"), Args: []string{"--config", filepath.Join(dir, "rclone.conf")}})
 		if err != nil {

@@ -29,16 +29,8 @@ type Config struct {
 	// URL of the repository, ending in "/"; its user information, if
 	// any, is sent as HTTP basic authentication.
 	URL *url.URL
-	// Connections bounds the requests in flight (0: DefaultConnections).
-	Connections int
-	// TLS, if not nil, configures HTTPS (extra root certificates).
-	TLS *tls.Config
-	// Transport, if not nil, carries the requests (tests, rclone's stdio).
-	Transport http.RoundTripper
+	backend.HTTPOptions
 }
-
-// DefaultConnections is the number of requests in flight by default.
-const DefaultConnections = 8
 
 // ParseLocation parses "rest:http[s]://[user:pass@]host[:port]/[path]".
 // user and pass, when the URL has none, come from getenv's
@@ -75,14 +67,7 @@ type Backend struct {
 }
 
 func newBackend(cfg Config) *Backend {
-	conns := cfg.Connections
-	if conns <= 0 {
-		conns = DefaultConnections
-	}
-	var tr http.RoundTripper = backend.NewHTTPTransport(conns, cfg.TLS)
-	if cfg.Transport != nil {
-		tr = cfg.Transport
-	}
+	tr := cfg.RoundTripper()
 	base := *cfg.URL
 	shown := base
 	if shown.User != nil {

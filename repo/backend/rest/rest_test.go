@@ -40,7 +40,7 @@ func TestParseLocation(t *testing.T) {
 func TestRclone(t *testing.T) {
 	srv := backendtest.StartRclone(t)
 	var n atomic.Int64
-	backendtest.Run(t, func(t *testing.T) backend.Backend {
+	backendtest.RunWith(t, backendtest.Options{PartialAbortedSave: true}, func(t *testing.T) backend.Backend {
 		u, _ := url.Parse(fmt.Sprintf("http://%s/repo%d/", srv.Addr, n.Add(1)))
 		u.User = url.UserPassword(backendtest.RcloneUser, backendtest.RclonePassword)
 		b, err := Create(t.Context(), Config{URL: u})

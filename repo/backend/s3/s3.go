@@ -35,16 +35,8 @@ type Config struct {
 	// then the instance's IAM role.
 	KeyID, Secret, Token string
 	Profile              string
-	// Connections bounds the requests in flight (0: DefaultConnections).
-	Connections int
-	// TLS, if not nil, configures HTTPS (extra root certificates).
-	TLS *tls.Config
-	// Transport, if not nil, carries the requests.
-	Transport http.RoundTripper
+	backend.HTTPOptions
 }
-
-// DefaultConnections is the number of requests in flight by default.
-const DefaultConnections = 8
 
 // ParseLocation parses "s3:https://host[:port]/bucket[/prefix]",
 // "s3:http://..." and "s3:host[:port]/bucket[/prefix]" (https). getenv
@@ -114,14 +106,7 @@ func newBackend(cfg Config) (*Backend, error) {
 	default:
 		return nil, fmt.Errorf("s3: bucket lookup %q; want auto, dns or path", cfg.BucketLookup)
 	}
-	conns := cfg.Connections
-	if conns <= 0 {
-		conns = DefaultConnections
-	}
-	var tr http.RoundTripper = backend.NewHTTPTransport(conns, cfg.TLS)
-	if cfg.Transport != nil {
-		tr = cfg.Transport
-	}
+	tr := cfg.RoundTripper()
 	c, err := minio.New(cfg.Endpoint, &minio.Options{
 		Creds: creds, Secure: !cfg.Insecure, Region: cfg.Region, BucketLookup: lookup, Transport: tr,
 	})
