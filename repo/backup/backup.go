@@ -106,10 +106,11 @@ type archiver struct {
 
 	jobs  chan fileJob
 	trees chan *pack.Compressor // a bounded set for tree blobs, also limiting concurrent tree saves
-	// big holds the buffers for chunking files of ChunkMin bytes or more:
-	// one set per core, so many readers can open small files at once
-	// while the memory for up to 8 MiB chunks stays bounded.
-	big chan *bigBuffers
+	// chunkers cut files of ChunkMin bytes or more, one per core, so
+	// many readers can open small files at once while large files go
+	// through the pool.
+	chunkers chan *chunker.Chunker
+	pool     *pool
 
 	scanStop atomic.Bool
 
@@ -151,17 +152,15 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		return nil, err
 	}
 	a := newArchiver(ctx, r, opts)
+	defer a.pool.close()
 	w := a.w
 	a.trees = make(chan *pack.Compressor, runtime.GOMAXPROCS(0))
 	for range cap(a.trees) {
 		a.trees <- w.NewCompressor()
 	}
-	a.big = make(chan *bigBuffers, min(runtime.GOMAXPROCS(0), opts.Readers))
-	for range cap(a.big) {
-		a.big <- &bigBuffers{
-			ch:   chunker.NewWithBoundaries(nil, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax),
-			comp: w.NewCompressor(),
-		}
+	a.chunkers = make(chan *chunker.Chunker, min(runtime.GOMAXPROCS(0), opts.Readers))
+	for range cap(a.chunkers) {
+		a.chunkers <- chunker.NewWithBoundaries(nil, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax)
 	}
 
 	var oldRoot *tree.Tree
@@ -185,6 +184,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	close(a.jobs)
 	workers.Wait()
 	<-rootFut.done
+	a.pool.close()
 
 	if err := a.fatalErr(); err != nil {
 		w.Close()
@@ -249,10 +249,12 @@ func (a *archiver) commit(start time.Time, paths []string, root crypto.ID) (*sna
 
 func newArchiver(ctx context.Context, r *repo.Repository, opts Options) *archiver {
 	w := r.NewWriter(ctx, repo.WriterOptions{Compression: opts.Compression, CheckpointInterval: opts.CheckpointInterval, DryRun: opts.DryRun})
-	return &archiver{
+	a := &archiver{
 		ctx: ctx, r: r, w: w, opts: opts, cfg: r.Config(), names: newNames(), prog: opts.Progress,
 		jobs: make(chan fileJob), links: map[devIno]*future{},
 	}
+	a.pool = newPool(a)
+	return a
 }
 
 // recoverPacks compares the repository's packs with the index (repo.SyncPacks:

@@ -21,13 +21,6 @@ type worker struct {
 	comp *pack.Compressor
 }
 
-// bigBuffers chunk one large file at a time.
-type bigBuffers struct {
-	ch   *chunker.Chunker
-	buf  []byte
-	comp *pack.Compressor
-}
-
 func (a *archiver) worker() {
 	wk := &worker{
 		buf:  make([]byte, 0, 64<<10),
@@ -74,11 +67,10 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) (ok bool, 
 	}
 	var content []crypto.ID
 	var read int64
-	comp := wk.comp
 	save := func(data []byte) bool {
 		id := wk.h.Sum(data)
 		n := len(data)
-		st, err := a.w.SaveBlob(pack.DataBlob, id, data, comp)
+		st, err := a.w.SaveBlob(pack.DataBlob, id, data, wk.comp)
 		if err != nil {
 			a.setFatal(fmt.Errorf("backup: %s: %w", path, err))
 			return false
@@ -116,34 +108,23 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) (ok bool, 
 			return false, added, stored
 		}
 	}
-	var bb *bigBuffers
+	// Larger files are cut here and stored by the pool on every core.
+	var ch *chunker.Chunker
 	select {
-	case bb = <-a.big:
+	case ch = <-a.chunkers:
 	case <-a.ctx.Done():
 		return false, added, stored
 	}
-	defer func() { a.big <- bb }()
-	comp = bb.comp
-	bb.ch.ResetWithBoundaries(f, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax)
-	bb.ch.SetAverageBits(a.cfg.ChunkAvgBits)
-	for {
-		if a.stopped() {
-			return false, added, stored
-		}
-		c, err := bb.ch.Next(bb.buf[:0])
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			a.skip(path, err)
-			return false, added, stored
-		}
-		bb.buf = c.Data[:0]
-		if !save(c.Data) {
-			return false, added, stored
-		}
+	defer func() { a.chunkers <- ch }()
+	cf, read, err := a.chunk(ch, f, path)
+	if errors.Is(err, errStopped) {
+		return false, added, stored
 	}
-	return a.finishFile(path, f, node, content, read, size, mtime), added, stored
+	if err != nil {
+		a.skip(path, err)
+		return false, added, stored
+	}
+	return a.finishFile(path, f, node, cf.ids, read, size, mtime), cf.added, cf.stored
 }
 
 func (a *archiver) finishFile(path string, f *os.File, node *tree.Node, content []crypto.ID, read, size, mtime int64) bool {

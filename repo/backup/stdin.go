@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/arcabackup/arca/crypto"
-	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo"
 	"github.com/arcabackup/arca/repo/snapshot"
 	"github.com/arcabackup/arca/repo/tree"
@@ -34,6 +33,7 @@ func RunStdin(ctx context.Context, r *repo.Repository, rd io.Reader, name string
 		return nil, err
 	}
 	a := newArchiver(ctx, r, opts)
+	defer a.pool.close()
 	node, err := a.storeStream(rd, name)
 	if err == nil && finish != nil {
 		err = finish()
@@ -101,36 +101,17 @@ func (a *archiver) storeStream(rd io.Reader, name string) (tree.Node, error) {
 		ModTime: now, AccessTime: now, ChangeTime: now, Links: 1,
 	}
 	n.User, n.Group = a.names.user(n.UID), a.names.group(n.GID)
-	ch := chunker.NewWithBoundaries(rd, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax)
-	ch.SetAverageBits(a.cfg.ChunkAvgBits)
-	h := a.r.NewIDHasher()
-	comp := a.w.NewCompressor()
-	var buf []byte
-	for {
+	ch := chunker.NewWithBoundaries(nil, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax)
+	cf, read, err := a.chunk(ch, rd, name)
+	if errors.Is(err, errStopped) {
 		if err := a.ctx.Err(); err != nil {
 			return n, err
 		}
-		c, err := ch.Next(buf[:0])
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return n, fmt.Errorf("backup: read %s: %w", name, err)
-		}
-		buf = c.Data[:0]
-		size := len(c.Data)
-		id := h.Sum(c.Data)
-		stored, err := a.w.SaveBlob(pack.DataBlob, id, c.Data, comp)
-		if err != nil {
-			return n, err
-		}
-		if stored > 0 {
-			a.prog.Added.Add(int64(size))
-		}
-		n.Content = append(n.Content, id)
-		n.Size += uint64(size)
-		a.prog.Bytes.Add(int64(size))
-		a.prog.BytesRead.Add(int64(size))
+		return n, a.fatalErr()
 	}
+	if err != nil {
+		return n, fmt.Errorf("backup: read %s: %w", name, err)
+	}
+	n.Content, n.Size = cf.ids, uint64(read)
 	return n, nil
 }
