@@ -30,7 +30,14 @@ func damageKey(dm Damage) []byte {
 
 // MarkDamaged records damage, so that it outlives the process.
 func (d *DB) MarkDamaged(dm Damage) error {
-	err := d.db.Update(func(txn *badger.Txn) error { return txn.Set(damageKey(dm), []byte(dm.Reason)) })
+	d.remMu.Lock()
+	defer d.remMu.Unlock()
+	err := d.db.Update(func(txn *badger.Txn) error {
+		if err := d.countRemoval(txn.Set); err != nil {
+			return err
+		}
+		return txn.Set(damageKey(dm), []byte(dm.Reason))
+	})
 	if err != nil {
 		return fmt.Errorf("index: mark pack %s damaged: %w", dm.Pack.Short(), err)
 	}

@@ -26,6 +26,8 @@ type DB struct {
 	// may still list: lookups skip them, so dropping a pack costs a key,
 	// not a write per blob. Collect removes them for good.
 	gone atomic.Pointer[map[crypto.ID]bool]
+	// remMu serializes increments of the removal count (verified.go).
+	remMu sync.Mutex
 }
 
 // ErrLocked is returned by OpenDB when another process holds the cache.
@@ -48,13 +50,16 @@ const (
 	prefixGone       = 'z' // 'z' | pack id -> "": dropped; its copies are ignored until Collect
 	prefixDamage     = 'x' // 'x' | pack id [| type | blob id] -> reason
 	prefixBadFile    = 'd' // 'd' | index file id -> reason: damaged, its packs indexed from their headers
+	prefixRemovals   = 'k' // 'k' -> uvarint: how many changes could have removed a blob (verified.go)
+	prefixVerified   = 't' // 't' | tree id -> uvarint removal count at which every blob the tree reaches was present
 	valueLength      = crypto.IDSize + 2 + 12
 )
 
 // cacheVersion is stored under versionKey; a cache of another version is
 // rebuilt from the repository.
-const cacheVersion = 6
+const cacheVersion = 7
 
+// Keys of single values begin with letters no prefix above uses.
 var (
 	versionKey  = []byte("version")
 	lastSyncKey = []byte("lastsync")

@@ -221,6 +221,14 @@ func (d *DB) DropFiles(ids []crypto.ID, superseded bool) error {
 	}
 	wb := d.db.NewWriteBatch()
 	defer wb.Cancel()
+	if len(dropped) > 0 {
+		// Blobs may leave with the packs: counted in the same batch.
+		d.remMu.Lock()
+		defer d.remMu.Unlock()
+		if err := d.countRemoval(wb.Set); err != nil {
+			return fail(err)
+		}
+	}
 	for _, p := range dropped {
 		if err := wb.Set(append([]byte{prefixGone}, p[:]...), nil); err != nil {
 			return fail(err)

@@ -65,6 +65,10 @@ type Options struct {
 // stat'ed, before it is read.
 var testHookRead func(path string)
 
+// testHookHaveAll, if set by a test, runs when the blobs of an unchanged
+// file are looked up.
+var testHookHaveAll func()
+
 // testHookWalk, if set by a test, runs when the walk has stat'ed a file,
 // before it hands the file to a reader.
 var testHookWalk func(path string)
@@ -113,6 +117,9 @@ type archiver struct {
 	pool     *pool
 
 	scanStop atomic.Bool
+	// parentVerified: the parent's blobs are all present (repo.Verified),
+	// so unchanged files need no lookups.
+	parentVerified bool
 
 	linksMu sync.Mutex
 	links   map[devIno]*future
@@ -163,6 +170,15 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		a.chunkers <- chunker.NewWithBoundaries(nil, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax)
 	}
 
+	// Blobs of unchanged files are looked up one by one unless the
+	// parent's tree is verified (repo.Verified).
+	removals, canVerify, err := r.Removals()
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	a.parentVerified = opts.Parent != nil && canVerify && r.Verified(opts.Parent.Tree)
+
 	var oldRoot *tree.Tree
 	if opts.Parent != nil {
 		oldRoot = a.loadTree("/", opts.Parent.Tree)
@@ -198,7 +214,14 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		w.Close()
 		return nil, fmt.Errorf("backup: none of %s could be read", strings.Join(paths, ", "))
 	}
-	return a.commit(start, paths, rootFut.node.Subtree)
+	sn, err := a.commit(start, paths, rootFut.node.Subtree)
+	if sn != nil && !opts.DryRun && canVerify {
+		// Every blob the new tree reaches was checked or stored.
+		if err := r.SetVerified(sn.Tree, removals); err != nil {
+			a.warn(r.CacheDir(), err)
+		}
+	}
+	return sn, err
 }
 
 // commit flushes the session and saves the snapshot of root.
