@@ -124,7 +124,7 @@ func (h *Heartbeat) StorageTime(ctx context.Context) (time.Time, error) {
 
 // maxIndexBlobs bounds the blobs of one index file that replaces others, as
 // a write session's checkpoints do.
-const maxIndexBlobs = 200_000
+const maxIndexBlobs = checkpointBlobs
 
 // DropPacksFromIndex replaces every index file that lists a pack in del by
 // index files that list its other packs and name it as superseded, grouped

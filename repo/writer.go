@@ -38,7 +38,7 @@ type WriterOptions struct {
 const (
 	DefaultCheckpointInterval = 2 * time.Minute
 	checkpointPacks           = 64
-	checkpointBlobs           = 200_000
+	checkpointBlobs           = 50_000
 )
 
 // WriterStats counts what a session added.

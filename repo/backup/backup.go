@@ -92,9 +92,11 @@ func doneFuture(n tree.Node) *future {
 }
 
 type fileJob struct {
+	dir    *dirHandle // the file's directory, held for the reader; nil: open path
 	path   string
 	action string // ActionNew or ActionModified, for Report
 	fut    *future
+	xattrs bool // list the file's extended attributes from the open file
 }
 
 type devIno struct{ dev, ino uint64 }
@@ -115,6 +117,10 @@ type archiver struct {
 	// through the pool.
 	chunkers chan *chunker.Chunker
 	pool     *pool
+	// walkers holds a token for each directory walked on a goroutine of
+	// its own besides the main walk (walkSubdir).
+	walkers chan struct{}
+	walking sync.WaitGroup // walkers under way: they may still hand files to readers
 
 	scanStop atomic.Bool
 	// parentVerified: the parent's blobs are all present (repo.Verified),
@@ -197,6 +203,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		defer a.scanStop.Store(true)
 	}
 	rootFut := a.walkRoot(paths, oldRoot)
+	a.walking.Wait()
 	close(a.jobs)
 	workers.Wait()
 	<-rootFut.done
@@ -275,6 +282,7 @@ func newArchiver(ctx context.Context, r *repo.Repository, opts Options) *archive
 	a := &archiver{
 		ctx: ctx, r: r, w: w, opts: opts, cfg: r.Config(), names: newNames(), prog: opts.Progress,
 		jobs: make(chan fileJob), links: map[devIno]*future{},
+		walkers: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 	a.pool = newPool(a)
 	return a

@@ -52,15 +52,19 @@ func (n *names) group(gid uint32) string {
 	return s
 }
 
+// lstatNode stats name in dir (path when dir is nil) and returns its node.
+func (a *archiver) lstatNode(dir *dirHandle, name, path string) (tree.Node, error) {
+	var st unix.Stat_t
+	if err := lstat(dir, name, path, &st); err != nil {
+		return tree.Node{}, err
+	}
+	return a.nodeFromStat(name, &st), nil
+}
+
 // nodeFromStat fills a node from lstat results. It does not read link
 // targets or xattrs.
-func (a *archiver) nodeFromStat(name string, fi os.FileInfo) tree.Node {
+func (a *archiver) nodeFromStat(name string, st *unix.Stat_t) tree.Node {
 	n := tree.Node{Name: name}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		n.Type = tree.Irregular
-		return n
-	}
 	switch st.Mode & syscall.S_IFMT {
 	case syscall.S_IFREG:
 		n.Type = tree.File
@@ -106,11 +110,19 @@ func (a *archiver) nodeFromStat(name string, fi os.FileInfo) tree.Node {
 // readXattrs returns the extended attributes of path (not following
 // symlinks). File systems without xattr support give none.
 func readXattrs(path string) ([]tree.Xattr, error) {
+	return listXattrs(path,
+		func(buf []byte) (int, error) { return unix.Llistxattr(path, buf) },
+		func(name string, buf []byte) (int, error) { return unix.Lgetxattr(path, name, buf) })
+}
+
+// listXattrs reads extended attributes with list and get, the calls for a
+// path or an open file; path names the file in errors.
+func listXattrs(path string, list func(buf []byte) (int, error), get func(name string, buf []byte) (int, error)) ([]tree.Xattr, error) {
 	buf := make([]byte, 1024)
 	var n int
 	var err error
 	for {
-		n, err = unix.Llistxattr(path, buf)
+		n, err = list(buf)
 		if errors.Is(err, unix.ERANGE) {
 			buf = make([]byte, len(buf)*4)
 			continue
@@ -125,7 +137,7 @@ func readXattrs(path string) ([]tree.Xattr, error) {
 	}
 	var out []tree.Xattr
 	for _, name := range splitNull(buf[:n]) {
-		val, err := getXattr(path, name)
+		val, err := getXattr(get, name)
 		if errors.Is(err, unix.ENODATA) {
 			continue // removed meanwhile
 		} else if err != nil {
@@ -136,12 +148,12 @@ func readXattrs(path string) ([]tree.Xattr, error) {
 	return out, nil
 }
 
-func getXattr(path, name string) ([]byte, error) {
+func getXattr(get func(name string, buf []byte) (int, error), name string) ([]byte, error) {
 	buf := make([]byte, 256)
 	for {
-		n, err := unix.Lgetxattr(path, name, buf)
+		n, err := get(name, buf)
 		if errors.Is(err, unix.ERANGE) {
-			sz, err := unix.Lgetxattr(path, name, nil)
+			sz, err := get(name, nil)
 			if err != nil {
 				return nil, err
 			}
@@ -187,14 +199,6 @@ func openNoatime(path string) (*os.File, error) {
 		return os.OpenFile(path, flags, 0)
 	}
 	return nil, err
-}
-
-func statIdentity(fi os.FileInfo) (ino uint64, size int64, mtime int64, ok bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return 0, 0, 0, false
-	}
-	return st.Ino, st.Size, st.Mtim.Nano(), true
 }
 
 // readNoatime reads a whole small file without updating its access time.

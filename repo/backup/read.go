@@ -3,14 +3,13 @@ package backup
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo/tree"
 	"github.com/restic/chunker"
+	"golang.org/x/sys/unix"
 )
 
 // worker reads files. It keeps its own buffer, hasher and compressor for
@@ -31,36 +30,48 @@ func (a *archiver) worker() {
 		if !a.stopped() {
 			a.prog.start(job.path)
 			start := time.Now()
-			ok, added, stored := a.readFile(wk, job.path, &job.fut.node)
+			ok, added, stored := a.readFile(wk, job)
 			a.prog.done(job.path)
 			job.fut.ok = ok
 			if ok {
 				a.prog.Files.Add(1)
 				a.report(Item{Action: job.action, Path: job.path, Duration: time.Since(start), DataAdded: added, DataStored: stored})
 			}
+		} else {
+			job.dir.release()
 		}
 		close(job.fut.done)
 	}
 }
 
-// readFile stores the content of path into node. It returns false if the
-// file was skipped, and the plaintext and stored bytes of the new blobs.
-func (a *archiver) readFile(wk *worker, path string, node *tree.Node) (ok bool, added, stored int64) {
-	f, err := openNoatime(path)
+// readFile stores the content of the job's file into its node. It returns
+// false if the file was skipped, and the plaintext and stored bytes of the
+// new blobs.
+func (a *archiver) readFile(wk *worker, job fileJob) (ok bool, added, stored int64) {
+	path, node := job.path, &job.fut.node
+	f, err := openFile(job.dir, node.Name, path)
+	job.dir.release()
 	if err != nil {
 		a.skip(path, err)
 		return false, added, stored
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	var st unix.Stat_t
+	if err := f.stat(&st); err != nil {
 		a.skip(path, err)
 		return false, added, stored
 	}
-	ino, size, mtime, _ := statIdentity(fi)
-	if !fi.Mode().IsRegular() || ino != node.Inode {
+	size, mtime := st.Size, st.Mtim.Nano()
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != node.Inode {
 		a.skip(path, fmt.Errorf("replaced by another file while being backed up"))
 		return false, added, stored
+	}
+	if job.xattrs {
+		if x, err := f.xattrs(); err != nil {
+			a.warn(path, err)
+		} else {
+			node.Xattrs = x
+		}
 	}
 	if testHookRead != nil {
 		testHookRead(path)
@@ -91,8 +102,8 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) (ok bool, 
 		if int64(cap(wk.buf)) < size+1+crypto.TagSize {
 			wk.buf = make([]byte, 0, size+1+crypto.TagSize)
 		}
-		n, err := io.ReadFull(f, wk.buf[:size+1])
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		n, err := f.readSmall(wk.buf[:size+1], int(size))
+		if err != nil {
 			a.skip(path, err)
 			return false, added, stored
 		}
@@ -103,7 +114,7 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) (ok bool, 
 			return a.finishFile(path, f, node, content, read, size, mtime), added, stored
 		}
 		// The file grew past its stat size: chunk it from the start.
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
+		if err := f.rewind(); err != nil {
 			a.skip(path, err)
 			return false, added, stored
 		}
@@ -127,9 +138,10 @@ func (a *archiver) readFile(wk *worker, path string, node *tree.Node) (ok bool, 
 	return a.finishFile(path, f, node, cf.ids, read, size, mtime), cf.added, cf.stored
 }
 
-func (a *archiver) finishFile(path string, f *os.File, node *tree.Node, content []crypto.ID, read, size, mtime int64) bool {
-	if fi, err := f.Stat(); err == nil {
-		_, size2, mtime2, _ := statIdentity(fi)
+func (a *archiver) finishFile(path string, f *rawFile, node *tree.Node, content []crypto.ID, read, size, mtime int64) bool {
+	var st unix.Stat_t
+	if err := f.stat(&st); err == nil {
+		size2, mtime2 := st.Size, st.Mtim.Nano()
 		if size2 != size || mtime2 != mtime || read != size {
 			a.errMu.Lock()
 			a.changed = append(a.changed, path)

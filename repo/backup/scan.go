@@ -1,7 +1,6 @@
 package backup
 
 import (
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -17,11 +16,10 @@ func (a *archiver) scan(paths []string) {
 		if a.stopped() || a.scanStop.Load() {
 			return
 		}
-		fi, err := os.Lstat(p)
+		n, err := a.lstatNode(nil, filepath.Base(p), p)
 		if err != nil {
 			continue
 		}
-		n := a.nodeFromStat(filepath.Base(p), fi)
 		a.scanEntry(p, &n, n.Device, a.ancestorIgnorer(filepath.Dir(p)))
 	}
 }
@@ -43,12 +41,12 @@ func (a *archiver) scanEntry(path string, n *tree.Node, rootDev uint64, ign *ign
 	if d == keepNoWalk {
 		return
 	}
-	f, err := openNoatime(path)
+	dir, err := openDir(path)
 	if err != nil {
 		return
 	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
+	defer dir.release()
+	names, err := dir.f.Readdirnames(-1)
 	if err != nil {
 		return
 	}
@@ -59,11 +57,10 @@ func (a *archiver) scanEntry(path string, n *tree.Node, rootDev uint64, ign *ign
 			return
 		}
 		p := filepath.Join(path, name)
-		fi, err := os.Lstat(p)
+		c, err := a.lstatNode(dir, name, p)
 		if err != nil {
 			continue
 		}
-		c := a.nodeFromStat(name, fi)
 		a.scanEntry(p, &c, rootDev, ign)
 	}
 }

@@ -36,7 +36,7 @@ func (a *archiver) walkRoot(paths []string, oldRoot *tree.Tree) *future {
 		v.target = true
 	}
 	if root.target {
-		fi, err := os.Lstat("/")
+		n, err := a.lstatNode(nil, "/", "/")
 		if err != nil {
 			a.skip("/", err)
 			return doneFuture(tree.Node{})
@@ -45,7 +45,6 @@ func (a *archiver) walkRoot(paths []string, oldRoot *tree.Tree) *future {
 		if oldRoot != nil {
 			old = &tree.Node{Type: tree.Dir, Subtree: a.opts.Parent.Tree}
 		}
-		n := a.nodeFromStat("/", fi)
 		return a.walkDir("/", n, old, oldRoot, n.Device, a.newIgnorer(nil, "/"), false)
 	}
 	var old *tree.Node
@@ -74,21 +73,20 @@ func (a *archiver) walkVirtual(path string, node tree.Node, v *vdir, old *tree.N
 			}
 		}
 		if c.target {
-			if f := a.walkEntry(p, name, oldNode, 0, a.ancestorIgnorer(path)); f != nil {
+			if f := a.walkEntry(nil, p, name, oldNode, 0, a.ancestorIgnorer(path)); f != nil {
 				children = append(children, f)
 			}
 			continue
 		}
-		fi, err := os.Lstat(p)
+		n, err := a.lstatNode(nil, name, p)
 		if err != nil {
 			a.skip(p, err)
 			continue
 		}
-		if !fi.IsDir() {
+		if n.Type != tree.Dir {
 			a.skip(p, fmt.Errorf("not a directory"))
 			continue
 		}
-		n := a.nodeFromStat(name, fi)
 		var oldSub *tree.Tree
 		if oldNode != nil && oldNode.Type == tree.Dir {
 			oldSub = a.loadTree(p, oldNode.Subtree)
@@ -109,20 +107,19 @@ func (a *archiver) loadTree(path string, id crypto.ID) *tree.Tree {
 	return t
 }
 
-// walkEntry stats one entry and starts storing it. It returns nil if the
-// entry is skipped. rootDev is the device of the backup path the entry is
+// walkEntry stats one entry (relative to dir, when not nil) and starts
+// storing it. It returns nil if the entry is skipped. rootDev is the device of the backup path the entry is
 // under (0 for a backup path itself); ign holds the .gitignore rules in
 // force, if any.
-func (a *archiver) walkEntry(path, name string, old *tree.Node, rootDev uint64, ign *ignorer) *future {
+func (a *archiver) walkEntry(dir *dirHandle, path, name string, old *tree.Node, rootDev uint64, ign *ignorer) *future {
 	if a.stopped() {
 		return nil
 	}
-	fi, err := os.Lstat(path)
+	node, err := a.lstatNode(dir, name, path)
 	if err != nil {
 		a.skip(path, err)
 		return nil
 	}
-	node := a.nodeFromStat(name, fi)
 	if rootDev == 0 {
 		rootDev = node.Device
 	}
@@ -131,10 +128,13 @@ func (a *archiver) walkEntry(path, name string, old *tree.Node, rootDev uint64, 
 		a.prog.Excluded.Add(1)
 		return nil
 	}
+	xattrsByReader := false // a regular file's: read from the open file
 	if old != nil && old.Type == node.Type && old.ChangeTime == node.ChangeTime && old.Inode == node.Inode {
 		// Setting an xattr changes ctime: with ctime unchanged the parent's
 		// xattrs are current, and listing them again is a wasted syscall.
 		node.Xattrs = old.Xattrs
+	} else if node.Type == tree.File {
+		xattrsByReader = true
 	} else if x, err := readXattrs(path); err != nil {
 		a.warn(path, err)
 	} else {
@@ -149,9 +149,9 @@ func (a *archiver) walkEntry(path, name string, old *tree.Node, rootDev uint64, 
 		if old != nil && old.Type == tree.Dir {
 			oldTree = a.loadTree(path, old.Subtree)
 		}
-		return a.walkDir(path, node, old, oldTree, rootDev, a.newIgnorer(ign, path), d == walkInside)
+		return a.walkSubdir(path, node, old, oldTree, rootDev, a.newIgnorer(ign, path), d == walkInside)
 	case tree.File:
-		return a.walkFile(path, node, old)
+		return a.walkFile(dir, path, node, old, xattrsByReader)
 	case tree.Symlink:
 		target, err := os.Readlink(path)
 		if err != nil {
@@ -163,16 +163,41 @@ func (a *archiver) walkEntry(path, name string, old *tree.Node, rootDev uint64, 
 	return doneFuture(node) // not counted as a file, as in restic
 }
 
+// walkSubdir walks a directory on another goroutine when a walker is
+// free, and in this one otherwise: stat calls and the lookups of unchanged
+// files then run on every core, while the number of walkers, and so the
+// directories listed at once, stays bounded.
+func (a *archiver) walkSubdir(path string, node tree.Node, old *tree.Node, oldTree *tree.Tree, rootDev uint64, ign *ignorer, onlyIncluded bool) *future {
+	select {
+	case a.walkers <- struct{}{}:
+	default:
+		return a.walkDir(path, node, old, oldTree, rootDev, ign, onlyIncluded)
+	}
+	fut := newFuture()
+	a.walking.Add(1)
+	go func() {
+		defer close(fut.done)
+		inner := a.walkDir(path, node, old, oldTree, rootDev, ign, onlyIncluded)
+		<-a.walkers // walked: the tree is stored in the background
+		a.walking.Done()
+		if inner != nil {
+			<-inner.done
+			fut.node, fut.ok = inner.node, inner.ok
+		}
+	}()
+	return fut
+}
+
 // walkDir stores a directory. onlyIncluded is set for a directory that is
 // excluded but may hold re-included entries: it is kept only if one is.
 func (a *archiver) walkDir(path string, node tree.Node, old *tree.Node, oldTree *tree.Tree, rootDev uint64, ign *ignorer, onlyIncluded bool) *future {
-	f, err := openNoatime(path)
+	dir, err := openDir(path)
 	if err != nil {
 		a.skip(path, err)
 		return nil
 	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
+	defer dir.release()
+	names, err := dir.f.Readdirnames(-1)
 	if err != nil {
 		a.skip(path, err)
 		return nil
@@ -186,7 +211,7 @@ func (a *archiver) walkDir(path string, node tree.Node, old *tree.Node, oldTree 
 				oldNode = n
 			}
 		}
-		if c := a.walkEntry(filepath.Join(path, name), name, oldNode, rootDev, ign); c != nil {
+		if c := a.walkEntry(dir, filepath.Join(path, name), name, oldNode, rootDev, ign); c != nil {
 			children = append(children, c)
 		}
 	}
@@ -247,7 +272,9 @@ func unchanged(old *tree.Node, n *tree.Node) bool {
 		old.ChangeTime == n.ChangeTime && old.Inode == n.Inode && (len(old.Content) > 0 || old.Size == 0)
 }
 
-func (a *archiver) walkFile(path string, node tree.Node, old *tree.Node) *future {
+// walkFile stores a regular file, named in dir, whose node holds its stat
+// results; with readXattrs the reader lists its extended attributes.
+func (a *archiver) walkFile(dir *dirHandle, path string, node tree.Node, old *tree.Node, readXattrs bool) *future {
 	if testHookWalk != nil {
 		testHookWalk(path)
 	}
@@ -285,6 +312,9 @@ func (a *archiver) walkFile(path string, node tree.Node, old *tree.Node) *future
 					return
 				}
 				node.Content, node.Size = first.node.Content, first.node.Size
+				if readXattrs {
+					node.Xattrs = first.node.Xattrs // the same inode's
+				}
 				fut.node, fut.ok = node, true
 				a.prog.Files.Add(1)
 				a.report(Item{Action: action, Path: path})
@@ -292,20 +322,24 @@ func (a *archiver) walkFile(path string, node tree.Node, old *tree.Node) *future
 			return fut
 		}
 		first.node = node
-		a.submit(path, action, first)
+		a.submit(fileJob{dir: dir, path: path, action: action, fut: first, xattrs: readXattrs})
 		return first
 	}
 	fut := newFuture()
 	fut.node = node
-	a.submit(path, action, fut)
+	a.submit(fileJob{dir: dir, path: path, action: action, fut: fut, xattrs: readXattrs})
 	return fut
 }
 
-func (a *archiver) submit(path, action string, fut *future) {
+// submit hands a file to a reader, which holds its directory until it has
+// opened the file.
+func (a *archiver) submit(job fileJob) {
+	job.dir.hold()
 	select {
-	case a.jobs <- fileJob{path: path, action: action, fut: fut}:
+	case a.jobs <- job:
 	case <-a.ctx.Done():
-		close(fut.done)
+		job.dir.release()
+		close(job.fut.done)
 	}
 }
 
