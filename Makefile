@@ -3,7 +3,7 @@ GO        ?= go
 PKGS      := ./...
 FUZZTIME  ?= 4s
 
-.PHONY: all build deps test unit race fuzz lint bench compare releases restore-bench prune-bench remote-bench stress clean
+.PHONY: all build deps test unit race fuzz lint bench compare releases restore-bench prune-bench remote-bench peers bound bigindex stress clean
 
 all: build
 
@@ -72,6 +72,31 @@ fuzz:
 lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# peers: arca beside restic and borg on the Go tree, a 2 GiB image, a SQL
+# dump and 300,000 small files (PEERS_RUNS runs, medians).
+PEERS_RUNS ?= 1
+peers:
+	bash docs/bench/peers.sh $(PEERS_RUNS)
+
+# bound: each stage of backup and restore alone on BOUND_DATA, the bound a
+# perfect pipeline on all cores would reach, and arca beside it. BOUND_WORK
+# is the disk under test.
+BOUND_DATA ?= $(shell $(GO) env GOROOT)
+BOUND_WORK ?= /var/tmp
+bound: build
+	$(GO) run ./docs/bench/bound -arca bin/arca -work $(BOUND_WORK) $(BOUND_DATA)
+
+# bigindex: a repository whose index lists BIGINDEX_BLOBS blobs (in
+# BIGINDEX_DIR), index lookups in it, and a backup's peak RSS with it.
+BIGINDEX_BLOBS ?= 10000000
+BIGINDEX_DIR ?= /var/tmp/arca-bigindex
+bigindex: build
+	rm -rf $(BIGINDEX_DIR) && mkdir -p $(BIGINDEX_DIR)
+	$(GO) run ./docs/bench/bigindex -dir $(BIGINDEX_DIR) -blobs $(BIGINDEX_BLOBS)
+	ARCA_PASSWORD=bigindex /usr/bin/time -f "backup of the Go tree with this index: %e s, peak RSS %M KB" \
+		bin/arca -r $(BIGINDEX_DIR)/repo --cache-dir $(BIGINDEX_DIR)/cache backup -q $$($(GO) env GOROOT)
+	rm -rf $(BIGINDEX_DIR)
 
 # prune-bench: prune and check at a million blobs, beside restic.
 prune-bench:
