@@ -120,6 +120,11 @@ func DecodeHeader(b []byte, dataEnd uint64) ([]Entry, error) {
 	return entries, nil
 }
 
+// payloads are the buffers compressed blobs are decrypted into before they
+// are decompressed: reused, so that a restore does not allocate (and the
+// kernel zero) a fresh buffer per blob.
+var payloads = sync.Pool{New: func() any { return new([]byte) }}
+
 var decoders = sync.Pool{New: func() any {
 	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
 	if err != nil {
@@ -144,10 +149,13 @@ func OpenBlob(key *crypto.Key, h *crypto.IDHasher, e Entry, sealed, dst []byte) 
 	var out []byte
 	var err error
 	if e.Compressed() {
-		payload, err := key.Open(nil, sealed, ad)
+		buf := payloads.Get().(*[]byte)
+		defer payloads.Put(buf)
+		payload, err := key.Open((*buf)[:0], sealed, ad)
 		if err != nil {
 			return nil, corruptErr(err, "blob %s", e.ID.Short())
 		}
+		*buf = payload
 		d := decoders.Get().(*zstd.Decoder)
 		out, err = d.DecodeAll(payload, dst)
 		decoders.Put(d)
