@@ -51,12 +51,7 @@ func removals(txn *badger.Txn) (uint64, error) {
 // countRemoval increments the removal count through set, the write that
 // removes something; d.remMu is held.
 func (d *DB) countRemoval(set func(k, v []byte) error) error {
-	var n uint64
-	err := d.db.View(func(txn *badger.Txn) error {
-		var err error
-		n, err = removals(txn)
-		return err
-	})
+	n, err := d.Removals()
 	if err != nil {
 		return err
 	}
