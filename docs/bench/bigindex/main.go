@@ -26,7 +26,6 @@ import (
 	"github.com/arcabackup/arca/crypto"
 	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo"
-	"github.com/arcabackup/arca/repo/backend/local"
 )
 
 func main() {
@@ -47,7 +46,7 @@ func main() {
 func run(dir string, blobs int, password []byte) error {
 	ctx := context.Background()
 	root := filepath.Join(dir, "repo")
-	be, err := local.Create(root)
+	be, _, err := repo.CreateBackend(ctx, root, repo.BackendOptions{})
 	if err != nil {
 		return err
 	}
