@@ -307,3 +307,16 @@ func NewHTTPTransport(conns int, tlsConfig *tls.Config) *http.Transport {
 		DisableCompression:    true,
 	}
 }
+
+// Sleep waits for d or until ctx is done, whichever comes first, and
+// returns ctx's error in the second case.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

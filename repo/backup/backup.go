@@ -178,12 +178,12 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 
 	// Blobs of unchanged files are looked up one by one unless the
 	// parent's tree is verified (repo.Verified).
-	removals, canVerify, err := r.Removals()
+	removals, err := r.Removals()
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
-	a.parentVerified = opts.Parent != nil && canVerify && r.Verified(opts.Parent.Tree)
+	a.parentVerified = opts.Parent != nil && r.Verified(opts.Parent.Tree)
 
 	var oldRoot *tree.Tree
 	if opts.Parent != nil {
@@ -222,7 +222,7 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 		return nil, fmt.Errorf("backup: none of %s could be read", strings.Join(paths, ", "))
 	}
 	sn, err := a.commit(start, paths, rootFut.node.Subtree)
-	if sn != nil && !opts.DryRun && canVerify {
+	if sn != nil && !opts.DryRun {
 		// Every blob the new tree reaches was checked or stored.
 		if err := r.SetVerified(sn.Tree, removals); err != nil {
 			a.warn(r.CacheDir(), err)

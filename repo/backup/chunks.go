@@ -2,7 +2,6 @@ package backup
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"runtime"
 	"sync"
@@ -81,10 +80,8 @@ func (p *pool) store(h *crypto.IDHasher, comp *pack.Compressor, j chunkJob) {
 		return
 	}
 	n := int64(len(j.data))
-	id := h.Sum(j.data)
-	st, err := a.w.SaveBlob(pack.DataBlob, id, j.data, comp)
-	if err != nil {
-		a.setFatal(fmt.Errorf("backup: %s: %w", j.f.path, err))
+	id, st, ok := a.storeBlob(h, comp, j.f.path, j.data)
+	if !ok {
 		return
 	}
 	j.f.mu.Lock()
@@ -94,11 +91,6 @@ func (p *pool) store(h *crypto.IDHasher, comp *pack.Compressor, j chunkJob) {
 		j.f.stored += int64(st)
 	}
 	j.f.mu.Unlock()
-	if st > 0 {
-		a.prog.Added.Add(n)
-	}
-	a.prog.Bytes.Add(n)
-	a.prog.BytesRead.Add(n)
 }
 
 // errStopped reports that the backup was cancelled or failed while a file

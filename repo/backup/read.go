@@ -76,27 +76,6 @@ func (a *archiver) readFile(wk *worker, job fileJob) (ok bool, added, stored int
 	if testHookRead != nil {
 		testHookRead(path)
 	}
-	var content []crypto.ID
-	var read int64
-	save := func(data []byte) bool {
-		id := wk.h.Sum(data)
-		n := len(data)
-		st, err := a.w.SaveBlob(pack.DataBlob, id, data, wk.comp)
-		if err != nil {
-			a.setFatal(fmt.Errorf("backup: %s: %w", path, err))
-			return false
-		}
-		if st > 0 {
-			a.prog.Added.Add(int64(n))
-			added += int64(n)
-			stored += int64(st)
-		}
-		content = append(content, id)
-		read += int64(n)
-		a.prog.Bytes.Add(int64(n))
-		a.prog.BytesRead.Add(int64(n))
-		return true
-	}
 	if size < int64(a.cfg.ChunkMin) {
 		// Small files are one chunk: skip the chunker.
 		if int64(cap(wk.buf)) < size+1+crypto.TagSize {
@@ -108,10 +87,18 @@ func (a *archiver) readFile(wk *worker, job fileJob) (ok bool, added, stored int
 			return false, added, stored
 		}
 		if int64(n) <= size {
-			if n > 0 && !save(wk.buf[:n]) {
-				return false, added, stored
+			var content []crypto.ID
+			if n > 0 {
+				id, st, ok := a.storeBlob(wk.h, wk.comp, path, wk.buf[:n])
+				if !ok {
+					return false, added, stored
+				}
+				content = []crypto.ID{id}
+				if st > 0 {
+					added, stored = int64(n), int64(st)
+				}
 			}
-			return a.finishFile(path, f, node, content, read, size, mtime), added, stored
+			return a.finishFile(path, f, node, content, int64(n), size, mtime), added, stored
 		}
 		// The file grew past its stat size: chunk it from the start.
 		if err := f.rewind(); err != nil {
@@ -136,6 +123,26 @@ func (a *archiver) readFile(wk *worker, job fileJob) (ok bool, added, stored int
 		return false, added, stored
 	}
 	return a.finishFile(path, f, node, cf.ids, read, size, mtime), cf.added, cf.stored
+}
+
+// storeBlob hashes data, stores it as a data blob of the file at path and
+// counts it in the progress. It returns the blob's ID and the bytes it
+// takes in its pack (0 when it was stored already), or false after a fatal
+// error. data may be encrypted in place.
+func (a *archiver) storeBlob(h *crypto.IDHasher, comp *pack.Compressor, path string, data []byte) (crypto.ID, int, bool) {
+	n := int64(len(data))
+	id := h.Sum(data)
+	st, err := a.w.SaveBlob(pack.DataBlob, id, data, comp)
+	if err != nil {
+		a.setFatal(fmt.Errorf("backup: %s: %w", path, err))
+		return id, 0, false
+	}
+	if st > 0 {
+		a.prog.Added.Add(n)
+	}
+	a.prog.Bytes.Add(n)
+	a.prog.BytesRead.Add(n)
+	return id, st, true
 }
 
 func (a *archiver) finishFile(path string, f *rawFile, node *tree.Node, content []crypto.ID, read, size, mtime int64) bool {

@@ -158,16 +158,7 @@ type Delay struct {
 // Unwrap returns the wrapped backend.
 func (d Delay) Unwrap() backend.Backend { return d.Backend }
 
-func (d Delay) wait(ctx context.Context) error {
-	t := time.NewTimer(d.Latency)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+func (d Delay) wait(ctx context.Context) error { return backend.Sleep(ctx, d.Latency) }
 
 // Save implements backend.Backend.
 func (d Delay) Save(ctx context.Context, h backend.Handle, src backend.Source) error {

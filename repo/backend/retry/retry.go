@@ -52,20 +52,9 @@ func New(be backend.Backend, opts Options) *Backend {
 		opts.Max = 20 * time.Second
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = backend.Sleep
 	}
 	return &Backend{Backend: be, opts: opts}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Unwrap returns the wrapped backend.

@@ -77,7 +77,7 @@ func TestCancelledWait(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	b := New(f, Options{Base: time.Hour, Sleep: func(ctx context.Context, d time.Duration) error {
 		cancel()
-		return sleep(ctx, d)
+		return backend.Sleep(ctx, d)
 	}})
 	if _, err := b.Stat(ctx, backend.Handle{Type: backend.ConfigFile}); !errors.Is(err, context.Canceled) || f.calls != 1 {
 		t.Fatalf("%d calls, err %v; want one call and context.Canceled", f.calls, err)
