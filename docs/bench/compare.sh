@@ -17,22 +17,15 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=${COMPARE_DIR:-$(mktemp -d /var/tmp/arca-compare.XXXXXX)}
 trap 'rm -rf "$WORK"' EXIT
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "installing $2" >&2; apt-get install -y "$2" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "$2" >/dev/null; }; }; }
-need restic restic
-[ -x /usr/bin/time ] || need time time
+. "$ROOT/docs/bench/lib.sh"
+need restic restic || { echo 'restic is needed' >&2; exit 1; }
+[ -x /usr/bin/time ] || need /usr/bin/time time
 
 (cd "$ROOT" && go build -o "$WORK/arca" ./cmd/arca)
 ARCA="$WORK/arca"
 export ARCA_PASSWORD=compare RESTIC_PASSWORD=compare
 tar -cf - "$DATA" 2>/dev/null | cat >/dev/null   # warm the page cache
 
-# measure NAME CMD... appends "NAME seconds peak_kb" to $WORK/results
-measure() {
-	local name=$1; shift
-	/usr/bin/time -o "$WORK/time.out" -f "%e %M" "$@" >/dev/null 2>"$WORK/err.out" || {
-		cat "$WORK/err.out" >&2; echo "$name failed" >&2; exit 1; }
-	echo "$name $(cat "$WORK/time.out")" >>"$WORK/results"
-}
 
 : >"$WORK/results"
 # Each measured operation starts after a sync, so no tool pays for the
@@ -50,8 +43,8 @@ export ARCA DATA WORK
 both() { # both OP RUN KIND
 	local first=arca second=restic
 	if [ $(($2 % 2)) -eq 0 ]; then first=restic second=arca; fi
-	sync; measure "$first-$1" bash -c "run_tool $first $3"
-	sync; measure "$second-$1" bash -c "run_tool $second $3"
+	measure "$first-$1" bash -c "run_tool $first $3"
+	measure "$second-$1" bash -c "run_tool $second $3"
 }
 for run in $(seq 1 "$RUNS"); do
 	rm -rf "$WORK/arca-repo" "$WORK/arca-cache" "$WORK/restic-repo" "$WORK/restic-cache" "$WORK/restore"
@@ -70,11 +63,7 @@ done
 echo "data: $DATA ($(du -sh "$DATA" | cut -f1), $(find "$DATA" | wc -l) entries), $RUNS runs, $(nproc) cores"
 echo "arca: $("$ARCA" version)"
 echo "restic: $(restic version)"
-awk '
-function median(arr, n,   i, j, t) {
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
-	return (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
-}
+awk "$AWK_MEDIAN"'
 { n[$1]++; t[$1, n[$1]] = $2; m[$1, n[$1]] = $3 }
 END {
 	split("backup rebackup restore", ops, " ")

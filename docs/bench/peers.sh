@@ -25,10 +25,10 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=${PEERS_DIR:-$(mktemp -d /var/tmp/arca-peers.XXXXXX)}
 trap 'rm -rf "$WORK"' EXIT
 
-install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && { apt-get install -y -qq "$1" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$1" >/dev/null 2>&1; }; }; }
-command -v restic >/dev/null || install restic || true
-command -v borg >/dev/null || install borgbackup || true
-[ -x /usr/bin/time ] || install time
+. "$ROOT/docs/bench/lib.sh"
+need restic restic || true
+need borg borgbackup || true
+[ -x /usr/bin/time ] || need /usr/bin/time time
 TOOLS="arca"
 command -v restic >/dev/null && TOOLS="$TOOLS restic"
 command -v borg >/dev/null && TOOLS="$TOOLS borg"
@@ -80,13 +80,8 @@ export -f op
 export WORK
 
 : >"$WORK/results"
-# measure DATASET PHASE TOOL SRC OP
-measure() {
-	sync
-	/usr/bin/time -o "$WORK/time.out" -f "%e %M" bash -c "op $3 $5 '$4'" >/dev/null 2>"$WORK/err.out" || {
-		cat "$WORK/err.out" >&2; echo "$3 $2 on $1 failed" >&2; exit 1; }
-	echo "$1 $2 $3 $(cat "$WORK/time.out")" >>"$WORK/results"
-}
+# timed DATASET PHASE TOOL SRC OP: measures one backup or restore.
+timed() { measure "$1 $2 $3" bash -c "op $3 $5 '$4'"; }
 
 for run in $(seq 1 "$RUNS"); do
 	for set in $SETS; do
@@ -96,13 +91,13 @@ for run in $(seq 1 "$RUNS"); do
 		for tool in $tools; do
 			rm -rf "$WORK/repo-$tool" "$WORK/cache-$tool" "$WORK/restore-$tool" "$BORG_BASE_DIR"
 			op "$tool" init >/dev/null 2>&1
-			measure "$set" first "$tool" "$src" backup
-			measure "$set" unchanged "$tool" "$src" backup
+			timed "$set" first "$tool" "$src" backup
+			timed "$set" unchanged "$tool" "$src" backup
 		done
 		if change "$set" >&2; then
-			for tool in $tools; do measure "$set" change "$tool" "$src" backup; done
+			for tool in $tools; do timed "$set" change "$tool" "$src" backup; done
 		fi
-		for tool in $tools; do measure "$set" restore "$tool" "$src" restore; done
+		for tool in $tools; do timed "$set" restore "$tool" "$src" restore; done
 		# arca's restore must equal the source (the last state backed up).
 		diff -rq --no-dereference "$src" "$WORK/restore-arca$src" >/dev/null || { echo "arca restore of $set differs" >&2; exit 1; }
 		for tool in $tools; do
@@ -120,7 +115,6 @@ echo
 printf '|---|---|'
 for tool in $TOOLS; do printf -- '---|---|'; done
 echo
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 for set in $SETS; do
 	for phase in first unchanged change restore; do
 		grep -q "^$set $phase " "$WORK/results" || continue

@@ -21,10 +21,10 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "installing $2" >&2; apt-get install -y "$2" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "$2" >/dev/null; }; }; }
-need restic restic
-need rclone rclone
-[ -x /usr/bin/time ] || need time time
+. "$ROOT/docs/bench/lib.sh"
+need restic restic || { echo 'restic is needed' >&2; exit 1; }
+need rclone rclone || { echo 'rclone is needed' >&2; exit 1; }
+[ -x /usr/bin/time ] || need /usr/bin/time time
 VGW=$(go env GOPATH)/bin/versitygw
 [ -x "$VGW" ] || go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
@@ -43,13 +43,6 @@ for url in http://127.0.0.1:17070/ http://127.0.0.1:18000/; do
 	for _ in $(seq 100); do curl -s -o /dev/null "$url" && break; sleep 0.1; done
 done
 
-# measure NAME CMD... appends "NAME seconds peak_kb" to $WORK/results
-measure() {
-	local name=$1; shift
-	/usr/bin/time -o "$WORK/time.out" -f "%e %M" "$@" >/dev/null 2>"$WORK/err.out" || {
-		cat "$WORK/err.out" >&2; echo "$name failed" >&2; exit 1; }
-	echo "$name $(cat "$WORK/time.out")" >>"$WORK/results"
-}
 
 repo() { # repo TOOL SERVER RUN
 	case "$2" in
@@ -78,8 +71,8 @@ for run in $(seq 1 "$RUNS"); do
 		if [ $((run % 2)) -eq 0 ]; then first=restic second=arca; fi
 		for op in backup rebackup restore; do
 			kind=$op; [ $op = rebackup ] && kind=backup
-			sync; measure "$server-$first-$op" bash -c "run_tool $first $server $run $kind"
-			sync; measure "$server-$second-$op" bash -c "run_tool $second $server $run $kind"
+			measure "$server-$first-$op" bash -c "run_tool $first $server $run $kind"
+			measure "$server-$second-$op" bash -c "run_tool $second $server $run $kind"
 		done
 		diff -r "$DATA" "$WORK/restore/arca/$DATA" >/dev/null || { echo "arca restore differs from $DATA" >&2; exit 1; }
 		diff -r "$DATA" "$WORK/restore/restic/$DATA" >/dev/null || { echo "restic restore differs from $DATA" >&2; exit 1; }
@@ -92,11 +85,7 @@ echo "data: $DATA ($(du -sh "$DATA" | cut -f1), $(find "$DATA" | wc -l) entries)
 echo "arca: $("$ARCA" version)"
 echo "restic: $(restic version)"
 echo "servers: versitygw v1.8.0 (posix), $(rclone version | head -1) serve restic"
-awk '
-function median(arr, n,   i, j, t) {
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
-	return (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
-}
+awk "$AWK_MEDIAN"'
 { n[$1]++; t[$1, n[$1]] = $2; m[$1, n[$1]] = $3 }
 END {
 	split("s3 rest", servers, " ")
