@@ -94,6 +94,7 @@ BIGINDEX_DIR ?= /var/tmp/arca-bigindex
 bigindex: build
 	rm -rf $(BIGINDEX_DIR) && mkdir -p $(BIGINDEX_DIR)
 	$(GO) run ./docs/bench/bigindex -dir $(BIGINDEX_DIR) -blobs $(BIGINDEX_BLOBS)
+	$(GO) run ./docs/bench/bigindex -dir $(BIGINDEX_DIR) -reuse
 	ARCA_PASSWORD=bigindex /usr/bin/time -f "backup of the Go tree with this index: %e s, peak RSS %M KB" \
 		bin/arca -r $(BIGINDEX_DIR)/repo --cache-dir $(BIGINDEX_DIR)/cache backup -q $$($(GO) env GOROOT)
 	rm -rf $(BIGINDEX_DIR)

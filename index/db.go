@@ -118,7 +118,8 @@ func OpenDB(dir string) (*DB, error) {
 		WithNumCompactors(2).
 		WithCompression(options.None).
 		WithDetectConflicts(false).
-		WithSyncWrites(false)
+		WithSyncWrites(false).
+		WithMetricsEnabled(false)
 	db, err := badger.Open(opts)
 	if err != nil {
 		if isLockErr(err) {

@@ -300,6 +300,13 @@ func (r *Repository) CacheDir() string { return r.cacheDir }
 // Lookup returns the location of a blob: its first copy not known to be
 // missing or damaged, or its first copy if all are.
 func (r *Repository) Lookup(t pack.BlobType, id crypto.ID) (Location, bool, error) {
+	loc, ok, err := r.idx.Lookup(t, id)
+	if err != nil || !ok {
+		return Location{}, false, err
+	}
+	if r.usable(loc) {
+		return loc, true, nil // the common case: one read, no scan for copies
+	}
 	locs, err := r.idx.LookupAll(t, id)
 	if err != nil || len(locs) == 0 {
 		return Location{}, false, err

@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -32,36 +33,91 @@ func main() {
 	blobs := flag.Int("blobs", 10_000_000, "blobs in the index")
 	dir := flag.String("dir", "", "directory for the repository (repo) and its cache (cache); must not hold them")
 	password := flag.String("password", "bigindex", "the repository's password")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the lookups to this file")
+	reuse := flag.Bool("reuse", false, "measure the repository an earlier run left in DIR instead of writing one")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "usage: bigindex -dir DIR [-blobs N]")
 		os.Exit(2)
 	}
-	if err := run(*dir, *blobs, []byte(*password)); err != nil {
+	if err := run(*dir, *blobs, []byte(*password), *reuse, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "bigindex:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, blobs int, password []byte) error {
+func run(dir string, blobs int, password []byte, reuse bool, cpuProfile string) error {
 	ctx := context.Background()
 	root := filepath.Join(dir, "repo")
-	be, _, err := repo.CreateBackend(ctx, root, repo.BackendOptions{})
-	if err != nil {
-		return err
+	samplePath := filepath.Join(dir, "sample")
+	open := func() (*repo.Repository, error) {
+		be, err := repo.OpenBackend(ctx, root, repo.BackendOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return repo.Open(ctx, be, password, repo.OpenOptions{CacheDir: filepath.Join(dir, "cache")})
 	}
-	if _, err := repo.Init(ctx, be, password, repo.InitOptions{KDF: crypto.KDFParams{Time: 1, Memory: 64, Threads: 1}}); err != nil {
-		return err
+	rng := rand.New(rand.NewPCG(1, 2))
+	var sample []crypto.ID
+	if reuse {
+		b, err := os.ReadFile(samplePath)
+		if err != nil {
+			return err
+		}
+		for ; len(b) >= crypto.IDSize; b = b[crypto.IDSize:] {
+			sample = append(sample, crypto.ID(b[:crypto.IDSize]))
+		}
+	} else {
+		var err error
+		if sample, err = generate(ctx, root, blobs, password, rng); err != nil {
+			return err
+		}
+		var b []byte
+		for _, id := range sample {
+			b = append(b, id[:]...)
+		}
+		if err := os.WriteFile(samplePath, b, 0o600); err != nil {
+			return err
+		}
 	}
-	r, err := repo.Open(ctx, be, password, repo.OpenOptions{CacheDir: filepath.Join(dir, "cache")})
+	start := time.Now()
+	r, err := open()
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	fmt.Printf("opened in %.2f s\n", time.Since(start).Seconds())
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	return lookups(r, sample, rand.New(rand.NewPCG(3, 4))) // not the generator's IDs
+}
+
+// generate writes the repository and returns every 1000th blob ID.
+func generate(ctx context.Context, root string, blobs int, password []byte, rng *rand.Rand) ([]crypto.ID, error) {
+	be, _, err := repo.CreateBackend(ctx, root, repo.BackendOptions{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := repo.Init(ctx, be, password, repo.InitOptions{KDF: crypto.KDFParams{Time: 1, Memory: 64, Threads: 1}}); err != nil {
+		return nil, err
+	}
+	r, err := repo.Open(ctx, be, password, repo.OpenOptions{CacheDir: filepath.Join(filepath.Dir(root), "cache")})
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
 
 	const perPack, perFile = 1000, 50_000
-	rng := rand.New(rand.NewPCG(1, 2))
-	var sample []crypto.ID // every 1000th blob, for lookups
+	var sample []crypto.ID
 	start := time.Now()
 	for done := 0; done < blobs; {
 		f := &repo.IndexFile{}
@@ -80,20 +136,25 @@ func run(dir string, blobs int, password []byte) error {
 			}
 			p.Size = int64(off) + 1024
 			if err := sparsePack(root, p); err != nil {
-				return err
+				return nil, err
 			}
 			f.Packs = append(f.Packs, p)
 		}
 		if _, err := r.SaveIndex(ctx, f); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	fmt.Printf("%d blobs indexed in %.1f s\n", blobs, time.Since(start).Seconds())
+	return sample, nil
+}
 
-	const lookups = 200_000
+// lookups times random lookups of present and absent blobs and prints
+// them with the process's peak RSS.
+func lookups(r *repo.Repository, sample []crypto.ID, rng *rand.Rand) error {
+	const n = 200_000
 	for _, present := range []bool{true, false} {
 		t := time.Now()
-		for i := range lookups {
+		for i := range n {
 			id := sample[rng.IntN(len(sample))]
 			if !present {
 				id = randomID(rng)
@@ -106,7 +167,7 @@ func run(dir string, blobs int, password []byte) error {
 				return fmt.Errorf("lookup %d of %s: found %v", i, id.Short(), ok)
 			}
 		}
-		fmt.Printf("lookup (present %v): %.2f us\n", present, float64(time.Since(t).Microseconds())/lookups)
+		fmt.Printf("lookup (present %v): %.2f us\n", present, float64(time.Since(t).Microseconds())/n)
 	}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
