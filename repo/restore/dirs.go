@@ -33,6 +33,12 @@ type dirNode struct {
 	parent  *dirNode
 	name    string
 	failed  bool // creating it failed (reported once)
+
+	// fresh: this restore created the directory (mode 0700, so nobody
+	// else can add to it): it holds only what the restore puts there, so
+	// names need no lstat. newGid is the group a file created in it gets.
+	fresh  bool
+	newGid int
 }
 
 // child returns the node of directory name inside n, opened as d, held
@@ -93,7 +99,7 @@ func (rs *restorer) need(dn *dirNode) error {
 			err = dn.parent.d.Remove(dn.name)
 		}
 		if err == nil {
-			dn.d, err = rs.mkdir(dn.parent, dn.name)
+			dn.d, err = rs.mkdir(dn.parent, dn.name, dn)
 		}
 		if err != nil {
 			dn.failed = true
@@ -111,7 +117,7 @@ func (n *dirNode) join(name string) string { return filepath.Join(n.path, name) 
 
 // lstat returns what is at name in n, if anything.
 func (n *dirNode) lstat(name string) (unix.Stat_t, bool, error) {
-	if n.d == nil {
+	if n.d == nil || n.fresh {
 		return unix.Stat_t{}, false, nil
 	}
 	st, err := n.d.Lstat(name)

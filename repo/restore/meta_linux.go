@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/arcabackup/arca/repo/beneath"
@@ -72,14 +73,20 @@ func (rs *restorer) ids(n *tree.Node) (int, int) {
 // setMeta applies ownership (as root), mode, xattrs and times to the
 // object e refers to. Symlinks get no mode.
 func (rs *restorer) setMeta(e *beneath.Entry, n *tree.Node) error {
+	return rs.applyMeta(e, n, false, false)
+}
+
+// applyMeta is setMeta leaving out the owner and the mode when the caller
+// knows they are right already (a file created with them).
+func (rs *restorer) applyMeta(e *beneath.Entry, n *tree.Node, ownerOK, modeOK bool) error {
 	var errs []error
-	if rs.owner {
+	if rs.owner && !ownerOK {
 		uid, gid := rs.ids(n)
 		if err := e.Chown(uid, gid); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if n.Type != tree.Symlink {
+	if n.Type != tree.Symlink && !modeOK {
 		if err := e.Chmod(unixMode(n.Mode)); err != nil {
 			errs = append(errs, err)
 		}
@@ -101,6 +108,38 @@ func (rs *restorer) setMeta(e *beneath.Entry, n *tree.Node) error {
 
 // unixMode converts the stored permission bits (07777) to chmod's.
 func unixMode(m uint32) uint32 { return m & 0o7777 }
+
+// createMode returns the permission bits to create n's temporary file
+// with, and whether the file then has n's mode without a chmod. A file is
+// created with its own mode only when that mode lets its owner read and
+// write it and nobody else write to it, with no set-ID or sticky bit
+// (which a chown would clear): otherwise it is created 0600 and changed
+// when complete, as before the creation mode was used.
+func (rs *restorer) createMode(n *tree.Node) (uint32, bool) {
+	m := unixMode(n.Mode)
+	if rs.umask < 0 || m&^0o755 != 0 || m&0o600 != 0o600 {
+		return 0o600, false
+	}
+	return m, m&^uint32(rs.umask) == m
+}
+
+// processUmask reads the process's umask from /proc (reading it with
+// umask(2) would change it for a moment under other threads); -1 if it
+// cannot be read.
+func processUmask() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return int(m)
+			}
+		}
+	}
+	return -1
+}
 
 // makeSpecial creates a symlink, FIFO or device node at a temporary name,
 // applies its metadata there and renames it over whatever is at name.

@@ -143,6 +143,8 @@ type restorer struct {
 	prog  *Progress
 	owner bool
 	euid  int
+	egid  int
+	umask int // the process's, -1 if unknown (createMode)
 	names *owners
 
 	root    *dirNode
@@ -190,6 +192,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Op
 	}
 	rs := &restorer{
 		ctx: ctx, r: r, opts: opts, prog: opts.Progress, owner: os.Geteuid() == 0, euid: os.Geteuid(),
+		egid: os.Getegid(), umask: processUmask(),
 		names: &owners{users: map[string]int{}, groups: map[string]int{}},
 		packs: map[crypto.ID]map[crypto.ID]*blobWrites{}, links: map[[2]uint64]linkTarget{},
 	}

@@ -119,12 +119,30 @@ func (rs *restorer) dir(n *tree.Node, parent *dirNode, spath string, whole bool)
 }
 
 // mkdir creates the directory name in parent (private until its metadata
-// is applied) and opens it.
-func (rs *restorer) mkdir(parent *dirNode, name string) (*beneath.Dir, error) {
-	if err := parent.d.Mkdir(name, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+// is applied) and opens it. When this call created it, dn is marked fresh
+// (dirNode), with the group files created in it get.
+func (rs *restorer) mkdir(parent *dirNode, name string, dn *dirNode) (*beneath.Dir, error) {
+	created := true
+	if err := parent.d.Mkdir(name, 0o700); errors.Is(err, os.ErrExist) {
+		created = false
+	} else if err != nil {
 		return nil, err
 	}
-	return parent.d.OpenDir(name)
+	d, err := parent.d.OpenDir(name)
+	if err != nil || !created {
+		return d, err
+	}
+	e, err := d.Entry()
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	st := e.Stat()
+	dn.fresh, dn.newGid = true, rs.egid
+	if st.Mode&unix.S_ISGID != 0 {
+		dn.newGid = int(st.Gid) // inherited from a setgid parent
+	}
+	return d, nil
 }
 
 // entry restores one entry that is not a directory into dn.

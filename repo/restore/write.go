@@ -35,6 +35,14 @@ type fileState struct {
 	created bool // this run has opened or created tmp
 	resume  bool // tmp exists and holds data to keep
 	failed  atomic.Bool
+	// A new temporary file is not sized when created: end is where the
+	// data written so far ends, and finish sizes the file only if the
+	// writes did not (the file ends in a hole). ownerOK and modeOK say
+	// that it was created with the owner and mode it is to have.
+	sized   bool
+	end     int64
+	ownerOK bool
+	modeOK  bool
 }
 
 type write struct {
@@ -138,10 +146,14 @@ func (rs *restorer) open(fs *fileState) error {
 	if err != nil {
 		return err
 	}
-	if err := f.Truncate(int64(fs.node.Size)); err != nil {
-		f.Close()
-		fs.dir.d.Remove(fs.tmp)
-		return err
+	if fs.resume {
+		// It may hold more than the file is to have.
+		if err := f.Truncate(int64(fs.node.Size)); err != nil {
+			f.Close()
+			fs.dir.d.Remove(fs.tmp)
+			return err
+		}
+		fs.sized = true
 	}
 	fs.f = f
 	return nil
@@ -153,16 +165,24 @@ func (rs *restorer) createTemp(fs *fileState) (*os.File, error) {
 	if h := rs.opts.test; h != nil && h.beforeCreate != nil {
 		h.beforeCreate(fs.dir.path, fs.tmp)
 	}
-	f, err := fs.dir.d.Create(fs.tmp, 0o600)
-	if !errors.Is(err, os.ErrExist) {
-		return f, err
+	perm, modeOK := rs.createMode(fs.node)
+	f, err := fs.dir.d.Create(fs.tmp, perm)
+	if errors.Is(err, os.ErrExist) {
+		fs.tmp, err = rs.makeTemp(fs.dir, fs.name, func(tmp string) error {
+			var err error
+			f, err = fs.dir.d.Create(tmp, perm)
+			return err
+		})
 	}
-	fs.tmp, err = rs.makeTemp(fs.dir, fs.name, func(tmp string) error {
-		var err error
-		f, err = fs.dir.d.Create(tmp, 0o600)
-		return err
-	})
-	return f, err
+	if err != nil {
+		return nil, err
+	}
+	fs.modeOK = modeOK
+	if rs.owner && fs.dir.fresh {
+		uid, gid := rs.ids(fs.node)
+		fs.ownerOK = uid == rs.euid && gid == fs.dir.newGid
+	}
+	return f, nil
 }
 
 // openTemp opens an existing temporary file for writing, only if it is
@@ -195,7 +215,13 @@ func (rs *restorer) finish(fs *fileState) {
 	if f == nil {
 		return
 	}
-	err := rs.setMeta(beneath.FileEntry(f), fs.node)
+	var err error
+	if !fs.sized && fs.end != int64(fs.node.Size) {
+		err = f.Truncate(int64(fs.node.Size))
+	}
+	if err == nil {
+		err = rs.applyMeta(beneath.FileEntry(f), fs.node, fs.ownerOK, fs.modeOK)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -288,7 +314,9 @@ func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
 		if err == nil && fs.f != nil {
 			switch {
 			case !zero:
-				err = writeSparse(fs.f, data, wr.offset, fs.resume)
+				var end int64
+				end, err = writeSparse(fs.f, data, wr.offset, fs.resume, wr.offset+int64(len(data)) == int64(fs.node.Size))
+				fs.end = max(fs.end, end)
 			case fs.resume:
 				// The old data there is not zero: make it a hole.
 				err = punchHole(fs.f, wr.offset, int64(len(data)))
@@ -314,11 +342,15 @@ const holeBlock = 4096
 // writeSparse writes data at off in f, leaving the runs of zeros that
 // cover whole aligned blocks unwritten: f was sized with ftruncate, so
 // they read as zeros and take no space. In a file that already held data
-// there (punch), such runs are punched into holes instead.
-func writeSparse(f *os.File, data []byte, off int64, punch bool) error {
+// there (punch), such runs are punched into holes instead. It returns
+// where the last bytes it wrote end in f (off if it wrote none). last says
+// that data ends the file.
+func writeSparse(f *os.File, data []byte, off int64, punch, last bool) (int64, error) {
+	end := off
 	flush := func(from, to int) error {
 		if to > from {
 			_, err := f.WriteAt(data[from:to], off+int64(from))
+			end = off + int64(to)
 			return err
 		}
 		return nil
@@ -335,16 +367,19 @@ func writeSparse(f *os.File, data []byte, off int64, punch bool) error {
 			k += holeBlock
 		}
 		if err := flush(pending, j); err != nil {
-			return err
+			return end, err
 		}
 		if punch {
 			if err := punchHole(f, off+int64(j), int64(k-j)); err != nil {
-				return err
+				return end, err
 			}
 		}
 		pending, j = k, k
 	}
-	return flush(pending, len(data))
+	if last && !punch && allZero(data[pending:]) {
+		return end, nil // the file's zero tail: sizing the file makes it
+	}
+	return end, flush(pending, len(data))
 }
 
 func allZero(b []byte) bool {
