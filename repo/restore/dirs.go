@@ -153,20 +153,15 @@ type hardlink struct {
 // contents), through their open handles. Directories still being walked,
 // the ancestors of where the walk is, stay; so memory and open handles
 // hold one path's worth of directories, not the snapshot's.
-func (rs *restorer) finalize() {
+func (rs *restorer) finalize(b *batch) {
 	if h := rs.opts.test; h != nil && h.beforeFinalize != nil {
 		h.beforeFinalize()
 	}
-	for _, l := range rs.later {
+	for _, l := range b.later {
 		rs.link(l)
 		l.dir.release()
 	}
-	rs.later = nil
-	for i := len(rs.dirs) - 1; i >= 0; i-- {
-		m := rs.dirs[i]
-		if !m.done {
-			continue
-		}
+	for _, m := range b.dirs {
 		if m.dir.d != nil { // not a directory only on the way that was never needed
 			if err := rs.dirMeta(m); err != nil {
 				rs.fail(m.dir.path, err)
@@ -174,15 +169,6 @@ func (rs *restorer) finalize() {
 		}
 		m.dir.release()
 	}
-	kept := rs.dirs[:0]
-	for _, m := range rs.dirs {
-		if !m.done {
-			kept = append(kept, m)
-		}
-	}
-	clear(rs.dirs[len(kept):])
-	rs.dirs = kept
-	rs.doneDirs = 0
 }
 
 func (rs *restorer) dirMeta(m *dirMeta) error {

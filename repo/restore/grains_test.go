@@ -552,11 +552,15 @@ func TestSmallBatches(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	fstest.Generate(t, src, 7)
 	sn := snap(t, r, src)
-	target := t.TempDir()
-	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
-		t.Fatal(err)
+	// Each batch is written while the walk plans the next; with --verify
+	// the batches' workers and the walk both queue files to check.
+	for _, verify := range []bool{false, true} {
+		target := t.TempDir()
+		if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target, Verify: verify}); err != nil {
+			t.Fatal(err)
+		}
+		fstest.Compare(t, src, filepath.Join(target, src))
 	}
-	fstest.Compare(t, src, filepath.Join(target, src))
 }
 
 // TestDamagedTreeSkipped: a directory whose tree blob is damaged is

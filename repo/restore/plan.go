@@ -278,7 +278,9 @@ type verifyItem struct {
 // checkLater queues a file for --verify at the end of the batch.
 func (rs *restorer) checkLater(dn *dirNode, name string, n *tree.Node) {
 	if rs.opts.Verify {
+		rs.verifyMu.Lock()
 		rs.verify = append(rs.verify, verifyItem{dn.hold(), name, n})
+		rs.verifyMu.Unlock()
 	}
 }
 

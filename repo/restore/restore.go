@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"sync"
 	"sync/atomic"
 
 	"github.com/arcabackup/arca/crypto"
@@ -153,7 +154,11 @@ type restorer struct {
 	files  []*fileState
 	packs  map[crypto.ID]map[crypto.ID]*blobWrites // pack -> blob -> writes
 	nwrite int
-	verify []verifyItem
+	// running is the batch being written while the walk plans the next.
+	running *batch
+
+	verifyMu sync.Mutex // verify is added to by the batch's workers and the walk
+	verify   []verifyItem
 
 	links    map[[2]uint64]linkTarget // (device, inode) of the snapshot's file -> where it was restored
 	later    []hardlink
@@ -207,6 +212,9 @@ func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Op
 	}
 	if err == nil {
 		err = rs.flush()
+	}
+	if werr := rs.wait(); err == nil {
+		err = werr
 	}
 	rs.journal.finish(err == nil)
 	if err != nil {
