@@ -116,16 +116,7 @@ func TestCreatedFiles(t *testing.T) {
 		}
 		target := t.TempDir()
 		for _, d := range []string{"d0", "d1", "d2"} {
-			p := filepath.Join(target, src, d)
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chown(p, 0, 4321); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Chmod(p, 0o755|os.ModeSetgid); err != nil {
-				t.Fatal(err)
-			}
+			setgidDir(t, filepath.Join(target, src, d))
 		}
 		if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
 			t.Fatal(err)
@@ -137,15 +128,25 @@ func TestCreatedFiles(t *testing.T) {
 			t.Skip("needs root to own a directory's group")
 		}
 		target := t.TempDir()
-		if err := os.Chown(target, 0, 4321); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(target, 0o755|os.ModeSetgid); err != nil {
-			t.Fatal(err)
-		}
+		setgidDir(t, target)
 		if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
 			t.Fatal(err)
 		}
 		check(t, target)
 	})
+}
+
+// setgidDir makes directory p (and its parents) with group 4321 and the
+// setgid bit, so files created in it get that group.
+func setgidDir(t *testing.T, p string) {
+	t.Helper()
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(p, 0, 4321); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o755|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
 }
