@@ -110,6 +110,22 @@ func TestCreatedFiles(t *testing.T) {
 		}
 		check(t, target)
 	})
+	t.Run("default ACL", func(t *testing.T) {
+		// user::rw-, group::---, other::---: new files get at most 0600
+		// whatever the umask; every mode must still come out exact.
+		target := t.TempDir()
+		acl := []byte{2, 0, 0, 0}
+		for _, e := range [][2]uint16{{0x01, 6}, {0x04, 0}, {0x20, 0}} {
+			acl = append(acl, byte(e[0]), byte(e[0]>>8), byte(e[1]), byte(e[1]>>8), 0xff, 0xff, 0xff, 0xff)
+		}
+		if err := unix.Setxattr(target, "system.posix_acl_default", acl, 0); err != nil {
+			t.Skipf("no default ACL on %s: %v", target, err)
+		}
+		if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
+			t.Fatal(err)
+		}
+		check(t, target)
+	})
 	t.Run("existing setgid directories", func(t *testing.T) {
 		if !root {
 			t.Skip("needs root to own a directory's group")

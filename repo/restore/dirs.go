@@ -36,9 +36,12 @@ type dirNode struct {
 
 	// fresh: this restore created the directory (mode 0700, so nobody
 	// else can add to it): it holds only what the restore puts there, so
-	// names need no lstat. newGid is the group a file created in it gets.
-	fresh  bool
-	newGid int
+	// names need no lstat. newGid is the group a file created in it gets
+	// (-1: not known); plainMode says a file created in it gets its
+	// creation mode less the umask (no default ACL decides instead).
+	fresh     bool
+	newGid    int
+	plainMode bool
 }
 
 // child returns the node of directory name inside n, opened as d, held

@@ -110,7 +110,8 @@ func (rs *restorer) applyMeta(e *beneath.Entry, n *tree.Node, ownerOK, modeOK bo
 func unixMode(m uint32) uint32 { return m & 0o7777 }
 
 // createMode returns the permission bits to create n's temporary file
-// with, and whether the file then has n's mode without a chmod. A file is
+// with, and whether the umask leaves them whole (the caller knows whether
+// a default ACL replaces the umask in the directory). A file is
 // created with its own mode only when that mode lets its owner read and
 // write it and nobody else write to it, with no set-ID or sticky bit
 // (which a chown would clear): otherwise it is created 0600 and changed

@@ -138,10 +138,20 @@ func (rs *restorer) mkdir(parent *dirNode, name string, dn *dirNode) (*beneath.D
 		return nil, err
 	}
 	st := e.Stat()
-	dn.fresh, dn.newGid = true, rs.egid
-	if st.Mode&unix.S_ISGID != 0 {
+	dn.fresh = true
+	switch {
+	case st.Mode&unix.S_ISGID != 0:
 		dn.newGid = int(st.Gid) // inherited from a setgid parent
+	case int(st.Gid) == rs.egid:
+		dn.newGid = rs.egid
+	default:
+		// A file system mounted with grpid gives new files the
+		// directory's group, others the creator's: not known which.
+		dn.newGid = -1
 	}
+	// A default ACL (inherited from the parent) replaces the umask.
+	_, err = unix.Fgetxattr(d.Fd(), "system.posix_acl_default", nil)
+	dn.plainMode = errors.Is(err, unix.ENODATA) || errors.Is(err, unix.EOPNOTSUPP)
 	return d, nil
 }
 

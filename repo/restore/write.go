@@ -90,6 +90,7 @@ func (rs *restorer) createTemp(fs *fileState) (*os.File, error) {
 		h.beforeCreate(fs.dir.path, fs.tmp)
 	}
 	perm, modeOK := rs.createMode(fs.node)
+	modeOK = modeOK && fs.dir.fresh && fs.dir.plainMode
 	f, err := fs.dir.d.Create(fs.tmp, perm)
 	if errors.Is(err, os.ErrExist) {
 		fs.tmp, err = rs.makeTemp(fs.dir, fs.name, func(tmp string) error {
