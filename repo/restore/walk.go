@@ -120,7 +120,8 @@ func (rs *restorer) dir(n *tree.Node, parent *dirNode, spath string, whole bool)
 
 // mkdir creates the directory name in parent (private until its metadata
 // is applied) and opens it. When this call created it, dn is marked fresh
-// (dirNode), with the group files created in it get.
+// (dirNode), with what a file created in it gets: which group, and whether
+// the umask or a default ACL masks its mode.
 func (rs *restorer) mkdir(parent *dirNode, name string, dn *dirNode) (*beneath.Dir, error) {
 	created := true
 	if err := parent.d.Mkdir(name, 0o700); errors.Is(err, os.ErrExist) {

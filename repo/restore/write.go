@@ -52,9 +52,9 @@ type blobWrites struct {
 	writes []write
 }
 
-// open creates the file's temporary file on first use (or opens the one a
-// resumed or reused file already has) and sizes it, so blobs that are not
-// written stay holes. fs.mu must be held.
+// open creates the file's temporary file on first use, or opens the one a
+// resumed or reused file already has and sizes it (a new one is sized by
+// finish if its writes leave a hole at its end). fs.mu must be held.
 func (rs *restorer) open(fs *fileState) error {
 	if fs.created {
 		return nil
