@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -78,8 +79,8 @@ type Options struct {
 	// NumericOwner restores the stored numeric IDs, not the IDs the user
 	// and group names have on this system.
 	NumericOwner bool
-	// Workers is the number of packs read at once; zero means 4, or the
-	// remote backend's connections if more.
+	// Workers is the number of packs read at once; zero means one per
+	// core (at least 2), or the remote backend's connections if more.
 	Workers int
 	// Warn, if not nil, is called for each entry that could not be
 	// restored completely.
@@ -174,9 +175,11 @@ type restorer struct {
 // its target").
 func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Options) error {
 	if opts.Workers <= 0 {
-		// 4 on a local disk (more only slow its writes); as many as the
-		// backend's connections on a remote one, to hide its latency.
-		opts.Workers = min(max(4, r.Connections()), 16)
+		// One per core on a local disk: each reader decompresses and
+		// hashes what it reads, and more only add buffers (2 against 4
+		// on 2 cores: as fast, 20 MB less; 8 slowed writes); as many as
+		// the backend's connections on a remote one, to hide its latency.
+		opts.Workers = min(max(runtime.GOMAXPROCS(0), 2, r.Connections()), 16)
 	}
 	if opts.Progress == nil {
 		opts.Progress = &Progress{}
