@@ -33,19 +33,13 @@ func (rs *restorer) flush() error {
 	rs.files, rs.packs, rs.nwrite, rs.later = nil, map[crypto.ID]map[crypto.ID]*blobWrites{}, 0, nil
 	// The directories walked completely hold only entries of this batch
 	// and earlier ones: their metadata goes on after it.
-	kept := rs.dirs[:0]
 	for i := len(rs.dirs) - 1; i >= 0; i-- {
 		if m := rs.dirs[i]; m.done {
 			b.dirs = append(b.dirs, m)
 		}
 	}
-	for _, m := range rs.dirs {
-		if !m.done {
-			kept = append(kept, m)
-		}
-	}
-	clear(rs.dirs[len(kept):])
-	rs.dirs, rs.doneDirs = kept, 0
+	rs.dirs = slices.DeleteFunc(rs.dirs, func(m *dirMeta) bool { return m.done })
+	rs.doneDirs = 0
 	rs.running = b
 	go func() { b.done <- rs.write(b) }()
 	return nil

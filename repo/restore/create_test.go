@@ -67,8 +67,12 @@ func TestCreatedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(t *testing.T, target string) {
+	// restoreInto restores the snapshot into target and checks every file.
+	restoreInto := func(t *testing.T, target string) {
 		t.Helper()
+		if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
+			t.Fatal(err)
+		}
 		for _, f := range files {
 			p := filepath.Join(target, src, f.name)
 			fi, err := os.Lstat(p)
@@ -89,67 +93,62 @@ func TestCreatedFiles(t *testing.T) {
 			}
 		}
 	}
-	t.Run("fresh", func(t *testing.T) {
-		target := t.TempDir()
-		if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
-			t.Fatal(err)
-		}
-		check(t, target)
-		// The zeros and the tail are holes, as written by nobody.
-		fi, _ := os.Stat(filepath.Join(target, src, "d2/tailhole"))
-		if blocks := fi.Sys().(*syscall.Stat_t).Blocks * 512; blocks > 8192 {
-			t.Errorf("tailhole takes %d bytes on disk; want its zeros left as a hole", blocks)
-		}
-	})
-	t.Run("umask 077", func(t *testing.T) {
-		old := unix.Umask(0o077)
-		defer unix.Umask(old)
-		target := t.TempDir()
-		if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
-			t.Fatal(err)
-		}
-		check(t, target)
-	})
-	t.Run("default ACL", func(t *testing.T) {
-		// user::rw-, group::---, other::---: new files get at most 0600
-		// whatever the umask; every mode must still come out exact.
-		target := t.TempDir()
-		acl := []byte{2, 0, 0, 0}
-		for _, e := range [][2]uint16{{0x01, 6}, {0x04, 0}, {0x20, 0}} {
-			acl = append(acl, byte(e[0]), byte(e[0]>>8), byte(e[1]), byte(e[1]>>8), 0xff, 0xff, 0xff, 0xff)
-		}
-		if err := unix.Setxattr(target, "system.posix_acl_default", acl, 0); err != nil {
-			t.Skipf("no default ACL on %s: %v", target, err)
-		}
-		if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
-			t.Fatal(err)
-		}
-		check(t, target)
-	})
-	t.Run("existing setgid directories", func(t *testing.T) {
-		if !root {
-			t.Skip("needs root to own a directory's group")
-		}
-		target := t.TempDir()
-		for _, d := range []string{"d0", "d1", "d2"} {
-			setgidDir(t, filepath.Join(target, src, d))
-		}
-		if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
-			t.Fatal(err)
-		}
-		check(t, target)
-	})
-	t.Run("fresh below a setgid directory", func(t *testing.T) {
-		if !root {
-			t.Skip("needs root to own a directory's group")
-		}
-		target := t.TempDir()
-		setgidDir(t, target)
-		if err := restore.Run(t.Context(), r, sn, restore.Options{Target: target}); err != nil {
-			t.Fatal(err)
-		}
-		check(t, target)
-	})
+	for _, c := range []struct {
+		name     string
+		rootOnly bool                                     // the setup needs root
+		setup    func(t *testing.T, target string) func() // prepares target; returns an undo
+	}{
+		{name: "fresh"},
+		{name: "umask 077", setup: func(t *testing.T, target string) func() {
+			old := unix.Umask(0o077)
+			return func() { unix.Umask(old) }
+		}},
+		{name: "default ACL", setup: func(t *testing.T, target string) func() {
+			// user::rw-, group::---, other::---: new files get at most
+			// 0600 whatever the umask; every mode must still come out exact.
+			acl := []byte{2, 0, 0, 0}
+			for _, e := range [][2]uint16{{0x01, 6}, {0x04, 0}, {0x20, 0}} {
+				acl = append(acl, byte(e[0]), byte(e[0]>>8), byte(e[1]), byte(e[1]>>8), 0xff, 0xff, 0xff, 0xff)
+			}
+			if err := unix.Setxattr(target, "system.posix_acl_default", acl, 0); err != nil {
+				t.Skipf("no default ACL on %s: %v", target, err)
+			}
+			return nil
+		}},
+		{name: "existing setgid directories", rootOnly: true, setup: func(t *testing.T, target string) func() {
+			for _, d := range []string{"d0", "d1", "d2"} {
+				setgidDir(t, filepath.Join(target, src, d))
+			}
+			return nil
+		}},
+		{name: "fresh below a setgid directory", rootOnly: true, setup: func(t *testing.T, target string) func() {
+			setgidDir(t, target)
+			return nil
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.rootOnly && !root {
+				t.Skip("needs root to own a directory's group")
+			}
+			target := t.TempDir()
+			if c.setup != nil {
+				if undo := c.setup(t, target); undo != nil {
+					defer undo()
+				}
+			}
+			restoreInto(t, target)
+		})
+	}
+	// The zero tail of a file is left a hole, not written.
+	target := t.TempDir()
+	restoreInto(t, target)
+	fi, err := os.Stat(filepath.Join(target, src, "d2/tailhole"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blocks := fi.Sys().(*syscall.Stat_t).Blocks * 512; blocks > 8192 {
+		t.Errorf("tailhole takes %d bytes on disk; want its zero tail left as a hole", blocks)
+	}
 }
 
 // setgidDir makes directory p (and its parents) with group 4321 and the

@@ -109,19 +109,20 @@ func (rs *restorer) applyMeta(e *beneath.Entry, n *tree.Node, ownerOK, modeOK bo
 // unixMode converts the stored permission bits (07777) to chmod's.
 func unixMode(m uint32) uint32 { return m & 0o7777 }
 
-// createMode returns the permission bits to create n's temporary file
-// with, and whether the umask leaves them whole (the caller knows whether
-// a default ACL replaces the umask in the directory). A file is
-// created with its own mode only when that mode lets its owner read and
+// createMode returns the permission bits to create n's temporary file in
+// dn with, and whether the file then has n's mode without a chmod. A file
+// is created with its own mode only when that mode lets its owner read and
 // write it and nobody else write to it, with no set-ID or sticky bit
 // (which a chown would clear): otherwise it is created 0600 and changed
-// when complete, as before the creation mode was used.
-func (rs *restorer) createMode(n *tree.Node) (uint32, bool) {
+// when complete. The chmod is left out only in a directory this restore
+// created without a default ACL (which would replace the umask), and
+// when the umask keeps the mode whole.
+func (rs *restorer) createMode(n *tree.Node, dn *dirNode) (uint32, bool) {
 	m := unixMode(n.Mode)
-	if rs.umask < 0 || m&^0o755 != 0 || m&0o600 != 0o600 {
+	if m&^0o755 != 0 || m&0o600 != 0o600 {
 		return 0o600, false
 	}
-	return m, m&^uint32(rs.umask) == m
+	return m, dn.fresh && dn.plainMode && rs.umask >= 0 && m&^uint32(rs.umask) == m
 }
 
 // processUmask reads the process's umask from /proc (reading it with

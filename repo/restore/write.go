@@ -32,11 +32,11 @@ type fileState struct {
 	created bool // this run has opened or created tmp
 	resume  bool // tmp exists and holds data to keep
 	failed  atomic.Bool
-	// A new temporary file is not sized when created: end is where the
-	// data written so far ends, and finish sizes the file only if the
-	// writes did not (the file ends in a hole). ownerOK and modeOK say
-	// that it was created with the owner and mode it is to have.
-	sized   bool
+	// A new temporary file (not resume) is not sized when created: end
+	// is where the data written so far ends, and finish sizes the file
+	// only if the writes did not (the file ends in a hole). ownerOK and
+	// modeOK say that it was created with the owner and mode it is to
+	// have.
 	end     int64
 	ownerOK bool
 	modeOK  bool
@@ -77,7 +77,6 @@ func (rs *restorer) open(fs *fileState) error {
 			fs.dir.d.Remove(fs.tmp)
 			return err
 		}
-		fs.sized = true
 	}
 	fs.f = f
 	return nil
@@ -89,8 +88,7 @@ func (rs *restorer) createTemp(fs *fileState) (*os.File, error) {
 	if h := rs.opts.test; h != nil && h.beforeCreate != nil {
 		h.beforeCreate(fs.dir.path, fs.tmp)
 	}
-	perm, modeOK := rs.createMode(fs.node)
-	modeOK = modeOK && fs.dir.fresh && fs.dir.plainMode
+	perm, modeOK := rs.createMode(fs.node, fs.dir)
 	f, err := fs.dir.d.Create(fs.tmp, perm)
 	if errors.Is(err, os.ErrExist) {
 		fs.tmp, err = rs.makeTemp(fs.dir, fs.name, func(tmp string) error {
@@ -141,7 +139,7 @@ func (rs *restorer) finish(fs *fileState) {
 		return
 	}
 	var err error
-	if !fs.sized && fs.end != int64(fs.node.Size) {
+	if !fs.resume && fs.end != int64(fs.node.Size) {
 		err = f.Truncate(int64(fs.node.Size))
 	}
 	if err == nil {
@@ -265,8 +263,8 @@ func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
 const holeBlock = 4096
 
 // writeSparse writes data at off in f, leaving the runs of zeros that
-// cover whole aligned blocks unwritten: f was sized with ftruncate, so
-// they read as zeros and take no space. In a file that already held data
+// cover whole aligned blocks unwritten: f is (or, when new, will be) sized
+// with ftruncate, so they read as zeros and take no space. In a file that already held data
 // there (punch), such runs are punched into holes instead. It returns
 // where the last bytes it wrote end in f (off if it wrote none). last says
 // that data ends the file.

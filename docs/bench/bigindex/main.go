@@ -50,14 +50,6 @@ func run(dir string, blobs int, password []byte, reuse bool, cpuProfile string) 
 	ctx := context.Background()
 	root := filepath.Join(dir, "repo")
 	samplePath := filepath.Join(dir, "sample")
-	open := func() (*repo.Repository, error) {
-		be, err := repo.OpenBackend(ctx, root, repo.BackendOptions{})
-		if err != nil {
-			return nil, err
-		}
-		return repo.Open(ctx, be, password, repo.OpenOptions{CacheDir: filepath.Join(dir, "cache")})
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
 	var sample []crypto.ID
 	if reuse {
 		b, err := os.ReadFile(samplePath)
@@ -69,7 +61,7 @@ func run(dir string, blobs int, password []byte, reuse bool, cpuProfile string) 
 		}
 	} else {
 		var err error
-		if sample, err = generate(ctx, root, blobs, password, rng); err != nil {
+		if sample, err = generate(ctx, root, blobs, password, rand.New(rand.NewPCG(1, 2))); err != nil {
 			return err
 		}
 		var b []byte
@@ -81,7 +73,11 @@ func run(dir string, blobs int, password []byte, reuse bool, cpuProfile string) 
 		}
 	}
 	start := time.Now()
-	r, err := open()
+	be, err := repo.OpenBackend(ctx, root, repo.BackendOptions{})
+	if err != nil {
+		return err
+	}
+	r, err := repo.Open(ctx, be, password, repo.OpenOptions{CacheDir: filepath.Join(dir, "cache")})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -314,7 +315,7 @@ func cut(ch *chunker.Chunker, pol chunker.Pol, data []byte, out [][2]int) [][2]i
 		}
 		return append(out, [2]int{0, len(data)})
 	}
-	ch.ResetWithBoundaries(&sliceReader{b: data}, pol, repo.DefaultChunkMin, repo.DefaultChunkMax)
+	ch.ResetWithBoundaries(bytes.NewReader(data), pol, repo.DefaultChunkMin, repo.DefaultChunkMax)
 	ch.SetAverageBits(repo.DefaultChunkAvgBits)
 	off := 0
 	var buf []byte
@@ -327,17 +328,6 @@ func cut(ch *chunker.Chunker, pol chunker.Pol, data []byte, out [][2]int) [][2]i
 		out = append(out, [2]int{off, off + int(c.Length)})
 		off += int(c.Length)
 	}
-}
-
-type sliceReader struct{ b []byte }
-
-func (r *sliceReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
 }
 
 // runArca backs up paths into a fresh repository under dir and restores
