@@ -32,7 +32,7 @@ func damageKey(dm Damage) []byte {
 func (d *DB) MarkDamaged(dm Damage) error {
 	d.remMu.Lock()
 	defer d.remMu.Unlock()
-	err := d.db.Update(func(txn *badger.Txn) error {
+	err := d.update(func(txn *badger.Txn) error {
 		if err := d.countRemoval(txn.Set); err != nil {
 			return err
 		}
@@ -47,7 +47,7 @@ func (d *DB) MarkDamaged(dm Damage) error {
 // ClearDamaged forgets the damage recorded for a pack (not its blobs'),
 // when it turns out to be present after all.
 func (d *DB) ClearDamaged(id crypto.ID) error {
-	err := d.db.Update(func(txn *badger.Txn) error { return txn.Delete(damageKey(Damage{Pack: id})) })
+	err := d.update(func(txn *badger.Txn) error { return txn.Delete(damageKey(Damage{Pack: id})) })
 	if err != nil {
 		return fmt.Errorf("index: clear damage of pack %s: %w", id.Short(), err)
 	}
@@ -83,7 +83,7 @@ func (d *DB) Damaged() ([]Damage, error) {
 // the packs it may have listed were indexed from their own headers; it is
 // counted as loaded.
 func (d *DB) MarkFileDamaged(id crypto.ID, reason string) error {
-	err := d.db.Update(func(txn *badger.Txn) error {
+	err := d.update(func(txn *badger.Txn) error {
 		if err := txn.Set(append([]byte{prefixBadFile}, id[:]...), []byte(reason)); err != nil {
 			return err
 		}

@@ -27,7 +27,8 @@ type DB struct {
 	// not a write per blob. Collect removes them for good.
 	gone atomic.Pointer[map[crypto.ID]bool]
 	// remMu serializes increments of the removal count (verified.go).
-	remMu sync.Mutex
+	remMu   sync.Mutex
+	readers readers // read transactions shared by lookups (reader.go)
 }
 
 // ErrLocked is returned by OpenDB when another process holds the cache.
@@ -90,7 +91,7 @@ func (d *DB) LastSync() (time.Time, error) {
 // SetLastSync records when the packs of the repository were last compared
 // with the index.
 func (d *DB) SetLastSync(t time.Time) error {
-	err := d.db.Update(func(txn *badger.Txn) error {
+	err := d.update(func(txn *badger.Txn) error {
 		return txn.Set(lastSyncKey, binary.AppendVarint(nil, t.UnixNano()))
 	})
 	if err != nil {
@@ -110,8 +111,8 @@ func OpenDB(dir string) (*DB, error) {
 		WithNumMemtables(2).
 		WithNumLevelZeroTables(2).
 		WithNumLevelZeroTablesStall(8).
-		WithBlockCacheSize(4 << 20).
-		WithIndexCacheSize(8 << 20).
+		WithBlockCacheSize(0).
+		WithIndexCacheSize(0).
 		WithValueThreshold(1 << 10).
 		WithValueLogFileSize(64 << 20).
 		WithBaseTableSize(2 << 20).
@@ -127,7 +128,7 @@ func OpenDB(dir string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("index: open cache %s: %w", dir, err)
 	}
-	d := &DB{db: db, dir: dir}
+	d := &DB{db: db, dir: dir, readers: newReaders()}
 	if err := d.checkVersion(); err != nil {
 		db.Close()
 		return nil, err
@@ -175,7 +176,10 @@ func isLockErr(err error) bool {
 }
 
 // Close flushes and closes the cache.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	d.closeReaders()
+	return d.db.Close()
+}
 
 // Dir returns the cache directory.
 func (d *DB) Dir() string { return d.dir }
@@ -200,10 +204,11 @@ func (d *DB) scan(prefix byte, values bool, fn func(k []byte, item *badger.Item)
 
 // Reset drops everything, for a rebuild.
 func (d *DB) Reset() error {
+	defer d.wrote()
 	if err := d.db.DropAll(); err != nil {
 		return fmt.Errorf("index: reset cache: %w", err)
 	}
-	err := d.db.Update(func(txn *badger.Txn) error {
+	err := d.update(func(txn *badger.Txn) error {
 		return txn.Set(versionKey, binary.AppendUvarint(nil, cacheVersion))
 	})
 	if err != nil {

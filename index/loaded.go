@@ -94,6 +94,7 @@ func (d *DB) AddFile(fileID crypto.ID, f *File) error {
 		return fail(err)
 	}
 	wb := d.db.NewWriteBatch()
+	defer d.wrote()
 	defer wb.Cancel()
 	var back []crypto.ID // dropped before, listed again
 	for _, p := range newPacks {
@@ -139,12 +140,12 @@ func (d *DB) AddFile(fileID crypto.ID, f *File) error {
 			return fail(err)
 		}
 	}
-	if err := wb.Flush(); err != nil {
+	if err := d.flush(wb); err != nil {
 		return fail(err)
 	}
 	d.setGone(nil, back)
 	// The file's marker last.
-	if err := d.db.Update(func(txn *badger.Txn) error { return txn.Set(fileKey(fileID), packIDs) }); err != nil {
+	if err := d.update(func(txn *badger.Txn) error { return txn.Set(fileKey(fileID), packIDs) }); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -220,6 +221,7 @@ func (d *DB) DropFiles(ids []crypto.ID, superseded bool) error {
 		return fail(err)
 	}
 	wb := d.db.NewWriteBatch()
+	defer d.wrote()
 	defer wb.Cancel()
 	if len(dropped) > 0 {
 		// Blobs may leave with the packs: counted in the same batch.
@@ -239,7 +241,7 @@ func (d *DB) DropFiles(ids []crypto.ID, superseded bool) error {
 			return fail(err)
 		}
 	}
-	if err := wb.Flush(); err != nil {
+	if err := d.flush(wb); err != nil {
 		return fail(err)
 	}
 	d.setGone(dropped, nil)
@@ -262,7 +264,7 @@ func (d *DB) DropFiles(ids []crypto.ID, superseded bool) error {
 			}
 		}
 	}
-	if err := wb2.Flush(); err != nil {
+	if err := d.flush(wb2); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -281,6 +283,7 @@ func (d *DB) Collect() error {
 	}
 	fail := func(err error) error { return fmt.Errorf("index: collect: %w", err) }
 	wb := d.db.NewWriteBatch()
+	defer d.wrote()
 	defer wb.Cancel()
 	// Live copies by blob, for primaries that need another.
 	other := map[string][]byte{}
@@ -324,7 +327,7 @@ func (d *DB) Collect() error {
 			return fail(err)
 		}
 	}
-	if err := wb.Flush(); err != nil {
+	if err := d.flush(wb); err != nil {
 		return fail(err)
 	}
 	empty := map[crypto.ID]bool{}
@@ -358,7 +361,7 @@ func (d *DB) Superseded() (map[crypto.ID]bool, error) {
 
 // ForgetSuperseded removes the superseded mark of a file that is gone.
 func (d *DB) ForgetSuperseded(fileID crypto.ID) error {
-	err := d.db.Update(func(txn *badger.Txn) error {
+	err := d.update(func(txn *badger.Txn) error {
 		return txn.Delete(append([]byte{prefixSuperseded}, fileID[:]...))
 	})
 	if err != nil {

@@ -57,7 +57,7 @@ func decodeLocation(id crypto.ID, v []byte) (Location, error) {
 func (d *DB) Lookup(t pack.BlobType, id crypto.ID) (Location, bool, error) {
 	var loc Location
 	found, fallback := false, false
-	err := d.db.View(func(txn *badger.Txn) error {
+	err := d.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(blobKey(t, id))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
@@ -94,7 +94,7 @@ func (d *DB) Lookup(t pack.BlobType, id crypto.ID) (Location, bool, error) {
 // first.
 func (d *DB) LookupAll(t pack.BlobType, id crypto.ID) ([]Location, error) {
 	var locs []Location
-	err := d.db.View(func(txn *badger.Txn) error {
+	err := d.view(func(txn *badger.Txn) error {
 		var err error
 		locs, err = d.copies(txn, t, id)
 		return err

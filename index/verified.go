@@ -91,7 +91,7 @@ func (d *DB) Verified(tree crypto.ID) (bool, error) {
 func (d *DB) SetVerified(tree crypto.ID, n uint64) error {
 	d.remMu.Lock()
 	defer d.remMu.Unlock()
-	err := d.db.Update(func(txn *badger.Txn) error {
+	err := d.update(func(txn *badger.Txn) error {
 		cur, err := removals(txn)
 		if err != nil || cur != n {
 			return err
