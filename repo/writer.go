@@ -161,7 +161,7 @@ func (w *Writer) Has(t pack.BlobType, id crypto.ID) (bool, error) {
 //
 // When the blob is new, plaintext may be encrypted in place: the caller
 // must not use its contents after SaveBlob returns.
-func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp *pack.Compressor) (int, error) {
+func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp pack.BlobCompressor) (int, error) {
 	if err := w.Err(); err != nil {
 		return 0, err
 	}

@@ -35,8 +35,9 @@ type chunkJob struct {
 // chunkedFile collects one file's blob IDs, in file order, as the pool
 // stores its chunks.
 type chunkedFile struct {
-	path string
-	wg   sync.WaitGroup // chunks handed to the pool and not yet stored
+	path   string
+	stream *pack.Stream   // how its chunks are compressed; nil: as small files
+	wg     sync.WaitGroup // chunks handed to the pool and not yet stored
 
 	mu            sync.Mutex
 	ids           []crypto.ID
@@ -80,7 +81,11 @@ func (p *pool) store(h *crypto.IDHasher, comp *pack.Compressor, j chunkJob) {
 		return
 	}
 	n := int64(len(j.data))
-	id, st, ok := a.storeBlob(h, comp, j.f.path, j.data)
+	var bc pack.BlobCompressor = comp
+	if j.f.stream != nil {
+		bc = comp.ForStream(j.f.stream, j.i)
+	}
+	id, st, ok := a.storeBlob(h, bc, j.f.path, j.data)
 	if !ok {
 		return
 	}
@@ -99,12 +104,17 @@ var errStopped = errors.New("backup stopped")
 
 // chunk cuts rd into content-defined chunks with ch, which the pool
 // stores, and returns the file's blobs once every chunk is stored, with the
-// bytes read. An error reading rd is returned as it is; errStopped when the
+// bytes read. stream says that the chunks are compressed as a pack.Stream
+// (large files and streams, whose compression level is chosen by
+// measuring). An error reading rd is returned as it is; errStopped when the
 // backup stops meanwhile.
-func (a *archiver) chunk(ch *chunker.Chunker, rd io.Reader, path string) (*chunkedFile, int64, error) {
+func (a *archiver) chunk(ch *chunker.Chunker, rd io.Reader, path string, stream bool) (*chunkedFile, int64, error) {
 	ch.ResetWithBoundaries(rd, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax)
 	ch.SetAverageBits(a.cfg.ChunkAvgBits)
 	f := &chunkedFile{path: path}
+	if stream {
+		f.stream = &pack.Stream{}
+	}
 	defer f.wg.Wait()
 	var read int64
 	for {

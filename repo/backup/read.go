@@ -107,6 +107,9 @@ func (a *archiver) readFile(wk *worker, job fileJob) (ok bool, added, stored int
 		}
 	}
 	// Larger files are cut here and stored by the pool on every core.
+	// Files of StreamTrial average chunks or more choose their
+	// compression level by measuring (pack.Stream); smaller ones would
+	// pay for the trial of their first chunk and gain little.
 	var ch *chunker.Chunker
 	select {
 	case ch = <-a.chunkers:
@@ -114,7 +117,7 @@ func (a *archiver) readFile(wk *worker, job fileJob) (ok bool, added, stored int
 		return false, added, stored
 	}
 	defer func() { a.chunkers <- ch }()
-	cf, read, err := a.chunk(ch, f, path)
+	cf, read, err := a.chunk(ch, f, path, size >= int64(pack.StreamTrial)<<a.cfg.ChunkAvgBits)
 	if errors.Is(err, errStopped) {
 		return false, added, stored
 	}
@@ -129,7 +132,7 @@ func (a *archiver) readFile(wk *worker, job fileJob) (ok bool, added, stored int
 // counts it in the progress. It returns the blob's ID and the bytes it
 // takes in its pack (0 when it was stored already), or false after a fatal
 // error. data may be encrypted in place.
-func (a *archiver) storeBlob(h *crypto.IDHasher, comp *pack.Compressor, path string, data []byte) (crypto.ID, int, bool) {
+func (a *archiver) storeBlob(h *crypto.IDHasher, comp pack.BlobCompressor, path string, data []byte) (crypto.ID, int, bool) {
 	n := int64(len(data))
 	id := h.Sum(data)
 	st, err := a.w.SaveBlob(pack.DataBlob, id, data, comp)

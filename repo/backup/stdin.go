@@ -102,7 +102,7 @@ func (a *archiver) storeStream(rd io.Reader, name string) (tree.Node, error) {
 	}
 	n.User, n.Group = a.names.user(n.UID), a.names.group(n.GID)
 	ch := chunker.NewWithBoundaries(nil, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax)
-	cf, read, err := a.chunk(ch, rd, name)
+	cf, read, err := a.chunk(ch, rd, name, true)
 	if errors.Is(err, errStopped) {
 		if err := a.ctx.Err(); err != nil {
 			return n, err
