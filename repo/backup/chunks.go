@@ -48,7 +48,7 @@ func newPool(a *archiver) *pool {
 	n := runtime.GOMAXPROCS(0)
 	p := &pool{a: a, jobs: make(chan chunkJob), free: make(chan []byte, n+1)}
 	for range cap(p.free) {
-		p.free <- nil // grown by the chunker to the chunks it cuts
+		p.free <- nil // made by the chunking goroutine on first use
 	}
 	for range n {
 		p.wg.Go(p.worker)
