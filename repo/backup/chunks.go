@@ -98,6 +98,11 @@ func (p *pool) store(h *crypto.IDHasher, comp *pack.Compressor, j chunkJob) {
 	j.f.mu.Unlock()
 }
 
+// maxChunkBuffer bounds the size a chunk buffer is made at: a repository
+// whose chunks may reach 64 MiB grows its buffers only for the rare chunks
+// above it, rather than holding GOMAXPROCS+1 buffers of 64 MiB.
+const maxChunkBuffer = 16 << 20
+
 // errStopped reports that the backup was cancelled or failed while a file
 // was chunked; the cause is the context's or the archiver's fatal error.
 var errStopped = errors.New("backup stopped")
@@ -122,11 +127,11 @@ func (a *archiver) chunk(ch *chunker.Chunker, rd io.Reader, path string, stream 
 			return f, read, errStopped
 		}
 		buf := <-a.pool.free
-		if cap(buf) < int(a.cfg.ChunkMax) {
+		if size := min(int(a.cfg.ChunkMax), maxChunkBuffer); cap(buf) < size {
 			// At the largest chunk's size at once: grown by the
 			// chunker's appends, the buffers were reallocated and
 			// copied again and again (15% of a dump's change backup).
-			buf = make([]byte, 0, a.cfg.ChunkMax)
+			buf = make([]byte, 0, size)
 		}
 		c, err := ch.Next(buf)
 		if err != nil {
