@@ -128,7 +128,8 @@ func OpenDB(dir string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("index: open cache %s: %w", dir, err)
 	}
-	d := &DB{db: db, dir: dir, readers: newReaders()}
+	d := &DB{db: db, dir: dir}
+	d.readers.init()
 	if err := d.checkVersion(); err != nil {
 		db.Close()
 		return nil, err

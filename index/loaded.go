@@ -140,7 +140,7 @@ func (d *DB) AddFile(fileID crypto.ID, f *File) error {
 			return fail(err)
 		}
 	}
-	if err := d.flush(wb); err != nil {
+	if err := wb.Flush(); err != nil {
 		return fail(err)
 	}
 	d.setGone(nil, back)
@@ -241,7 +241,7 @@ func (d *DB) DropFiles(ids []crypto.ID, superseded bool) error {
 			return fail(err)
 		}
 	}
-	if err := d.flush(wb); err != nil {
+	if err := wb.Flush(); err != nil {
 		return fail(err)
 	}
 	d.setGone(dropped, nil)
@@ -264,7 +264,7 @@ func (d *DB) DropFiles(ids []crypto.ID, superseded bool) error {
 			}
 		}
 	}
-	if err := d.flush(wb2); err != nil {
+	if err := wb2.Flush(); err != nil {
 		return fail(err)
 	}
 	return nil
@@ -327,7 +327,7 @@ func (d *DB) Collect() error {
 			return fail(err)
 		}
 	}
-	if err := d.flush(wb); err != nil {
+	if err := wb.Flush(); err != nil {
 		return fail(err)
 	}
 	empty := map[crypto.ID]bool{}

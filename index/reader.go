@@ -10,7 +10,7 @@ import (
 // Lookups share read transactions. Opening and discarding one per lookup
 // cost more than a lookup's reads in a large cache: each wakes badger's
 // watermark goroutine, and on a machine whose system calls flush the TLB
-// the reads after it miss again (docs/bench/README.md, 10M-blob index). A
+// the reads after it may miss again (docs/bench/README.md, 10M-blob index). A
 // shared transaction is retired by the next write, so a lookup that begins
 // after a write has returned sees it.
 type readers struct {
@@ -23,9 +23,7 @@ type readTxn struct {
 	gen uint64 // the writes it sees: those before gen was bumped past this
 }
 
-func newReaders() readers {
-	return readers{pool: make(chan *readTxn, runtime.GOMAXPROCS(0))}
-}
+func (r *readers) init() { r.pool = make(chan *readTxn, runtime.GOMAXPROCS(0)) }
 
 // view runs fn in a read transaction that no write has retired. fn must
 // not keep the transaction or its items.
@@ -52,8 +50,9 @@ func (d *DB) view(fn func(txn *badger.Txn) error) error {
 	return err
 }
 
-// wrote retires the shared read transactions; every write calls it once
-// its changes are committed (or abandoned).
+// wrote retires the shared read transactions. Every write calls it once
+// its changes are committed or abandoned (deferred where it begins, as a
+// write batch may commit part of its changes before it fails).
 func (d *DB) wrote() { d.readers.gen.Add(1) }
 
 // update runs fn in a read-write transaction, then retires the shared
@@ -73,10 +72,4 @@ func (d *DB) closeReaders() {
 			return
 		}
 	}
-}
-
-// flush commits a write batch, then retires the shared read transactions.
-func (d *DB) flush(wb *badger.WriteBatch) error {
-	defer d.wrote()
-	return wb.Flush()
 }

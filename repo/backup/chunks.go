@@ -81,11 +81,7 @@ func (p *pool) store(h *crypto.IDHasher, comp *pack.Compressor, j chunkJob) {
 		return
 	}
 	n := int64(len(j.data))
-	var bc pack.BlobCompressor = comp
-	if j.f.stream != nil {
-		bc = comp.ForStream(j.f.stream, j.i)
-	}
-	id, st, ok := a.storeBlob(h, bc, j.f.path, j.data)
+	id, st, ok := a.storeBlob(h, comp.ForStream(j.f.stream, j.i), j.f.path, j.data)
 	if !ok {
 		return
 	}
