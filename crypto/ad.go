@@ -18,7 +18,9 @@ const (
 	KindSnapshot   Kind = 6
 	KindMaster     Kind = 7
 	KindLock       Kind = 8
-	KindCandidates Kind = 9 // a prune's candidate list (format version 2)
+	KindCandidates Kind = 9  // a prune's candidate list (format version 2)
+	KindDataGroup  Kind = 10 // a group of small data blobs (format version 3)
+	KindTreeGroup  Kind = 11 // a group of tree blobs (reserved; not written)
 )
 
 // AD returns the associated data "arca" | version | kind, followed by id for

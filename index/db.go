@@ -41,24 +41,24 @@ var ErrLocked = errors.New("index: cache directory is in use by another process"
 // pack and file keys let the cache drop exactly what an index file listed
 // when the file is superseded or vanishes.
 const (
-	prefixBlob       = 'b' // 'b' | type | blob id -> location (pack id | entry): the primary copy
-	prefixCopy       = 'c' // 'c' | type | blob id | pack id -> location: every copy of a blob with several
-	prefixFile       = 'f' // 'f' | index file id -> the IDs of the packs it lists
-	prefixPack       = 'p' // 'p' | pack id -> uvarint size | n × (type | flags | blob id | offset, length, rawlength u32le)
-	prefixPackSize   = 'q' // 'q' | pack id -> uvarint size: what SyncPacks compares, without reading the entries
-	prefixPackRef    = 'r' // 'r' | pack id | index file id -> "": the file lists the pack
-	prefixSuperseded = 's' // 's' | index file id -> "": superseded, never loaded again
-	prefixGone       = 'z' // 'z' | pack id -> "": dropped; its copies are ignored until Collect
-	prefixDamage     = 'x' // 'x' | pack id [| type | blob id] -> reason
-	prefixBadFile    = 'd' // 'd' | index file id -> reason: damaged, its packs indexed from their headers
-	prefixRemovals   = 'k' // 'k' -> uvarint: how many changes could have removed a blob (verified.go)
-	prefixVerified   = 't' // 't' | tree id -> uvarint removal count at which every blob the tree reaches was present
-	valueLength      = crypto.IDSize + 2 + 12
+	prefixBlob       = 'b'                    // 'b' | type | blob id -> location (pack id | entry): the primary copy
+	prefixCopy       = 'c'                    // 'c' | type | blob id | pack id -> location: every copy of a blob with several
+	prefixFile       = 'f'                    // 'f' | index file id -> the IDs of the packs it lists
+	prefixPack       = 'p'                    // 'p' | pack id -> uvarint size | n × (type | flags | blob id | offset, length, rawlength u32le)
+	prefixPackSize   = 'q'                    // 'q' | pack id -> uvarint size: what SyncPacks compares, without reading the entries
+	prefixPackRef    = 'r'                    // 'r' | pack id | index file id -> "": the file lists the pack
+	prefixSuperseded = 's'                    // 's' | index file id -> "": superseded, never loaded again
+	prefixGone       = 'z'                    // 'z' | pack id -> "": dropped; its copies are ignored until Collect
+	prefixDamage     = 'x'                    // 'x' | pack id [| type | blob id] -> reason
+	prefixBadFile    = 'd'                    // 'd' | index file id -> reason: damaged, its packs indexed from their headers
+	prefixRemovals   = 'k'                    // 'k' -> uvarint: how many changes could have removed a blob (verified.go)
+	prefixVerified   = 't'                    // 't' | tree id -> uvarint removal count at which every blob the tree reaches was present
+	valueLength      = crypto.IDSize + 2 + 12 // + 4 for a member of a group (its Inner)
 )
 
 // cacheVersion is stored under versionKey; a cache of another version is
 // rebuilt from the repository.
-const cacheVersion = 7
+const cacheVersion = 8
 
 // Keys of single values begin with letters no prefix above uses.
 var (

@@ -39,11 +39,12 @@ type File struct {
 //	version u8 (1) | npacks uvarint | npacks × pack
 //	version u8 (2) | nsuper uvarint | nsuper × id | npacks uvarint | npacks × pack
 //	pack = pack id [32] | size uvarint | pack header as in
-//	       pack.EncodeHeader, without its version byte
+//	       pack.EncodeHeader, without its version byte (entries of
+//	       groups, FlagGroup, appear in repositories of format version 3)
 func (f *File) Encode(dst []byte) []byte {
 	size := 1 + 2*binary.MaxVarintLen64 + len(f.Supersedes)*crypto.IDSize
 	for _, p := range f.Packs {
-		size += crypto.IDSize + 2*binary.MaxVarintLen64 + len(p.Entries)*(2+crypto.IDSize+3*5)
+		size += crypto.IDSize + 2*binary.MaxVarintLen64 + len(p.Entries)*(2+crypto.IDSize+4*5)
 	}
 	dst = slices.Grow(dst, size)
 	if len(f.Supersedes) == 0 {
@@ -59,9 +60,7 @@ func (f *File) Encode(dst []byte) []byte {
 	for _, p := range f.Packs {
 		dst = append(dst, p.ID[:]...)
 		dst = binary.AppendUvarint(dst, uint64(p.Size))
-		start := len(dst)
-		dst = pack.EncodeHeader(dst, p.Entries)
-		dst = append(dst[:start], dst[start+1:]...) // without the header's version byte
+		dst = pack.AppendEntries(dst, p.Entries)
 	}
 	return dst
 }
@@ -134,32 +133,5 @@ func Decode(b []byte) (*File, error) {
 // decodeEntries parses count + entries at the start of b and returns the
 // remainder.
 func decodeEntries(b []byte, packSize uint64) ([]pack.Entry, []byte, error) {
-	count, k := binary.Uvarint(b)
-	if k <= 0 {
-		return nil, nil, corrupt("bad entry count")
-	}
-	// Measure the encoded length: each entry is 34 fixed bytes and three
-	// varints.
-	pos := k
-	for i := uint64(0); i < count; i++ {
-		pos += 2 + crypto.IDSize
-		for range 3 {
-			if pos > len(b) {
-				return nil, nil, corrupt("entries truncated")
-			}
-			_, n := binary.Uvarint(b[pos:])
-			if n <= 0 {
-				return nil, nil, corrupt("entries truncated")
-			}
-			pos += n
-		}
-	}
-	hdr := make([]byte, 0, pos+1)
-	hdr = append(hdr, pack.Version)
-	hdr = append(hdr, b[:pos]...)
-	entries, err := pack.DecodeHeader(hdr, packSize)
-	if err != nil {
-		return nil, nil, err
-	}
-	return entries, b[pos:], nil
+	return pack.DecodeEntries(b, pack.Version, packSize)
 }

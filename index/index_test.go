@@ -27,10 +27,18 @@ func testFile(packs, blobs int) *File {
 		off := uint32(0)
 		for j := range blobs {
 			e := pack.Entry{Type: pack.DataBlob, ID: randomID(), Offset: off, Length: 100 + uint32(j), RawLength: 60 + uint32(j)}
-			if j%3 == 0 {
+			switch {
+			case j%3 == 0:
 				e.Type = pack.TreeBlob
+			case j%6 == 1: // a group of two data blobs
+				e.Flags = pack.FlagZstd | pack.FlagGroup
+			case j%6 == 2:
+				prev := p.Entries[j-1]
+				e.Flags, e.Offset, e.Length, e.Inner = prev.Flags, prev.Offset, prev.Length, prev.Inner+prev.RawLength
 			}
-			off += e.Length
+			if j%6 != 2 {
+				off += e.Length
+			}
 			p.Entries = append(p.Entries, e)
 		}
 		p.Size = int64(off) + 200
@@ -99,6 +107,10 @@ func TestDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range f.Packs {
+		size, entries, ok, err := db.Pack(p.ID)
+		if err != nil || !ok || size != p.Size || fmt.Sprint(entries) != fmt.Sprint(p.Entries) {
+			t.Fatalf("Pack %s = %d, %v, %v, %v; want %d, %v", p.ID.Short(), size, entries, ok, err, p.Size, p.Entries)
+		}
 		for _, e := range p.Entries {
 			loc, ok, err := db.Lookup(e.Type, e.ID)
 			if err != nil || !ok {

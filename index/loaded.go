@@ -84,7 +84,7 @@ func (d *DB) AddFile(fileID crypto.ID, f *File) error {
 			if err != nil {
 				return err
 			}
-			if len(v) == valueLength && !d.isGone(crypto.ID(v[:crypto.IDSize])) {
+			if validLocation(v) && !d.isGone(crypto.ID(v[:crypto.IDSize])) {
 				primary[k] = v
 			}
 		}

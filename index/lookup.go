@@ -27,17 +27,31 @@ func blobKey(t pack.BlobType, id crypto.ID) []byte {
 }
 
 func encodeLocation(l Location) []byte {
-	v := make([]byte, 0, valueLength)
+	v := make([]byte, 0, valueLength+4)
 	v = append(v, l.Pack[:]...)
 	v = append(v, byte(l.Entry.Type), l.Entry.Flags)
 	v = binary.LittleEndian.AppendUint32(v, l.Entry.Offset)
 	v = binary.LittleEndian.AppendUint32(v, l.Entry.Length)
 	v = binary.LittleEndian.AppendUint32(v, l.Entry.RawLength)
+	if l.Entry.Grouped() {
+		v = binary.LittleEndian.AppendUint32(v, l.Entry.Inner)
+	}
 	return v
 }
 
+// validLocation reports whether v has the length of an encoded location.
+func validLocation(v []byte) bool {
+	if len(v) < valueLength {
+		return false
+	}
+	if v[crypto.IDSize+1]&pack.FlagGroup != 0 {
+		return len(v) == valueLength+4
+	}
+	return len(v) == valueLength
+}
+
 func decodeLocation(id crypto.ID, v []byte) (Location, error) {
-	if len(v) != valueLength {
+	if !validLocation(v) {
 		return Location{}, fmt.Errorf("index: cache entry for %s has %d bytes", id.Short(), len(v))
 	}
 	var l Location
@@ -48,6 +62,9 @@ func decodeLocation(id crypto.ID, v []byte) (Location, error) {
 		Offset:    binary.LittleEndian.Uint32(v[2:]),
 		Length:    binary.LittleEndian.Uint32(v[6:]),
 		RawLength: binary.LittleEndian.Uint32(v[10:]),
+	}
+	if l.Entry.Grouped() {
+		l.Entry.Inner = binary.LittleEndian.Uint32(v[14:])
 	}
 	return l, nil
 }

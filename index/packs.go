@@ -10,6 +10,8 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
+// packEntryLength is the length of an entry in a pack's cache value; a
+// member of a group has 4 more bytes (its Inner).
 const packEntryLength = 2 + crypto.IDSize + 12
 
 func appendEntry(v []byte, e pack.Entry) []byte {
@@ -17,23 +19,35 @@ func appendEntry(v []byte, e pack.Entry) []byte {
 	v = append(v, e.ID[:]...)
 	v = binary.LittleEndian.AppendUint32(v, e.Offset)
 	v = binary.LittleEndian.AppendUint32(v, e.Length)
-	return binary.LittleEndian.AppendUint32(v, e.RawLength)
+	v = binary.LittleEndian.AppendUint32(v, e.RawLength)
+	if e.Grouped() {
+		v = binary.LittleEndian.AppendUint32(v, e.Inner)
+	}
+	return v
 }
 
 // decodePackValue decodes a pack's cache entry: its size and entries.
 func decodePackValue(v []byte) (int64, []pack.Entry, error) {
 	size, k := binary.Uvarint(v)
-	if k <= 0 || (len(v)-k)%packEntryLength != 0 {
+	if k <= 0 {
 		return 0, nil, fmt.Errorf("index: bad pack entry in the cache")
 	}
 	v = v[k:]
 	entries := make([]pack.Entry, 0, len(v)/packEntryLength)
-	for ; len(v) > 0; v = v[packEntryLength:] {
+	for len(v) > 0 {
+		if len(v) < packEntryLength || (v[1]&pack.FlagGroup != 0 && len(v) < packEntryLength+4) {
+			return 0, nil, fmt.Errorf("index: bad pack entry in the cache")
+		}
 		e := pack.Entry{Type: pack.BlobType(v[0]), Flags: v[1], ID: crypto.ID(v[2 : 2+crypto.IDSize])}
 		w := v[2+crypto.IDSize:]
 		e.Offset = binary.LittleEndian.Uint32(w)
 		e.Length = binary.LittleEndian.Uint32(w[4:])
 		e.RawLength = binary.LittleEndian.Uint32(w[8:])
+		v = v[packEntryLength:]
+		if e.Grouped() {
+			e.Inner = binary.LittleEndian.Uint32(w[12:])
+			v = v[4:]
+		}
 		entries = append(entries, e)
 	}
 	return int64(size), entries, nil

@@ -51,7 +51,14 @@ type Compressor struct {
 // blob of a Stream (Compressor.ForStream).
 type BlobCompressor interface {
 	Compress(plain []byte) ([]byte, uint8)
+	// Plain returns the underlying Compressor, which compresses groups
+	// of small blobs (a stream's choice of level is about its own
+	// blobs).
+	Plain() *Compressor
 }
+
+// Plain returns c.
+func (c *Compressor) Plain() *Compressor { return c }
 
 // NewCompressor returns a Compressor for mode: auto uses zstd's default
 // level (as restic does), max its best.
@@ -144,6 +151,8 @@ type streamBlob struct {
 	s *Stream
 	i int
 }
+
+func (b streamBlob) Plain() *Compressor { return b.c }
 
 func (b streamBlob) Compress(plain []byte) ([]byte, uint8) {
 	c := b.c

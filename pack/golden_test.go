@@ -43,7 +43,21 @@ func TestHeaderGolden(t *testing.T) {
 		{Type: DataBlob, ID: crypto.Hash([]byte("a")), Offset: 0, Length: 100, RawLength: 60},
 		{Type: TreeBlob, Flags: FlagZstd, ID: crypto.Hash([]byte("b")), Offset: 100, Length: 300, RawLength: 70000},
 	}
-	want := golden(t, "header.hex", EncodeHeader(nil, entries))
+	want := golden(t, "header.hex", EncodeHeader(nil, Version1, entries))
+	got, err := DecodeHeader(want, 400)
+	if err != nil || !reflect.DeepEqual(got, entries) {
+		t.Errorf("decoding the golden header: %v, %v; want %v", got, err, entries)
+	}
+}
+
+// TestHeaderGroupGolden pins the version 2 header, with a group.
+func TestHeaderGroupGolden(t *testing.T) {
+	entries := []Entry{
+		{Type: DataBlob, ID: crypto.Hash([]byte("a")), Offset: 0, Length: 100, RawLength: 60},
+		{Type: DataBlob, Flags: FlagZstd | FlagGroup, ID: crypto.Hash([]byte("b")), Offset: 100, Length: 300, RawLength: 700},
+		{Type: DataBlob, Flags: FlagZstd | FlagGroup, ID: crypto.Hash([]byte("c")), Offset: 100, Length: 300, RawLength: 70, Inner: 700},
+	}
+	want := golden(t, "header-v2.hex", EncodeHeader(nil, Version, entries))
 	got, err := DecodeHeader(want, 400)
 	if err != nil || !reflect.DeepEqual(got, entries) {
 		t.Errorf("decoding the golden header: %v, %v; want %v", got, err, entries)

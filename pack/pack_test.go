@@ -140,28 +140,34 @@ func TestDecodeHeaderRejects(t *testing.T) {
 		dataEnd uint64
 	}{
 		"empty":        {nil, 100},
-		"bad version":  {append([]byte{9}, EncodeHeader(nil, good)[1:]...), 100},
-		"past data":    {EncodeHeader(nil, good), 40},
+		"bad version":  {append([]byte{9}, EncodeHeader(nil, Version1, good)[1:]...), 100},
+		"past data":    {EncodeHeader(nil, Version1, good), 40},
 		"huge count":   {[]byte{1, 0xff, 0xff, 0xff, 0x0f}, 100},
-		"trailing":     {append(EncodeHeader(nil, good), 0), 100},
-		"bad type":     {EncodeHeader(nil, []Entry{{Type: 7, ID: id, Length: 50, RawLength: 10}}), 100},
-		"overlap":      {EncodeHeader(nil, []Entry{good[0], {Type: DataBlob, ID: id, Offset: 10, Length: 50, RawLength: 10}}), 200},
-		"raw mismatch": {EncodeHeader(nil, []Entry{{Type: DataBlob, ID: id, Length: 50, RawLength: 11}}), 100},
+		"trailing":     {append(EncodeHeader(nil, Version1, good), 0), 100},
+		"bad type":     {EncodeHeader(nil, Version1, []Entry{{Type: 7, ID: id, Length: 50, RawLength: 10}}), 100},
+		"overlap":      {EncodeHeader(nil, Version1, []Entry{good[0], {Type: DataBlob, ID: id, Offset: 10, Length: 50, RawLength: 10}}), 200},
+		"raw mismatch": {EncodeHeader(nil, Version1, []Entry{{Type: DataBlob, ID: id, Length: 50, RawLength: 11}}), 100},
 	}
 	for name, c := range cases {
 		if _, err := DecodeHeader(c.b, c.dataEnd); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: err = %v; want ErrCorrupt", name, err)
 		}
 	}
-	if _, err := DecodeHeader(EncodeHeader(nil, good), 50); err != nil {
+	if _, err := DecodeHeader(EncodeHeader(nil, Version1, good), 50); err != nil {
 		t.Errorf("good header: %v", err)
 	}
 }
 
 func FuzzDecodeHeader(f *testing.F) {
 	id := crypto.Hash([]byte("x"))
-	f.Add(EncodeHeader(nil, []Entry{{Type: DataBlob, ID: id, Length: 50, RawLength: 10}}), uint64(100))
-	f.Add(EncodeHeader(nil, []Entry{{Type: TreeBlob, Flags: FlagZstd, ID: id, Offset: 5, Length: 60, RawLength: 1000}}), uint64(65))
+	f.Add(EncodeHeader(nil, Version1, []Entry{{Type: DataBlob, ID: id, Length: 50, RawLength: 10}}), uint64(100))
+	f.Add(EncodeHeader(nil, Version1, []Entry{{Type: TreeBlob, Flags: FlagZstd, ID: id, Offset: 5, Length: 60, RawLength: 1000}}), uint64(65))
+	f.Add(EncodeHeader(nil, Version, []Entry{
+		{Type: DataBlob, ID: id, Length: 50, RawLength: 10},
+		{Type: DataBlob, Flags: FlagZstd | FlagGroup, ID: id, Offset: 50, Length: 60, RawLength: 100},
+		{Type: DataBlob, Flags: FlagZstd | FlagGroup, ID: id, Offset: 50, Length: 60, RawLength: 7, Inner: 100},
+		{Type: DataBlob, Flags: FlagGroup, ID: id, Offset: 110, Length: 60, RawLength: 7, Inner: 3},
+	}), uint64(200))
 	f.Fuzz(func(t *testing.T, b []byte, dataEnd uint64) {
 		entries, err := DecodeHeader(b, dataEnd)
 		if err != nil {
@@ -170,7 +176,7 @@ func FuzzDecodeHeader(f *testing.F) {
 			}
 			return
 		}
-		again, err := DecodeHeader(EncodeHeader(nil, entries), dataEnd)
+		again, err := DecodeHeader(EncodeHeader(nil, b[0], entries), dataEnd)
 		if err != nil || len(again) != len(entries) {
 			t.Fatalf("re-encoded header does not parse: %v", err)
 		}

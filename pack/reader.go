@@ -67,57 +67,91 @@ func DecodeHeader(b []byte, dataEnd uint64) ([]Entry, error) {
 	if len(b) < 1 {
 		return nil, corrupt("empty header")
 	}
-	if b[0] != Version {
-		return nil, corrupt("header version %d, want %d", b[0], Version)
+	if b[0] != Version1 && b[0] != Version {
+		return nil, corrupt("header version %d, want %d or %d", b[0], Version1, Version)
 	}
-	b = b[1:]
+	entries, rest, err := DecodeEntries(b[1:], b[0], dataEnd)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) != 0 {
+		return nil, corrupt("%d trailing header bytes", len(rest))
+	}
+	return entries, nil
+}
+
+// MaxGroupSize bounds a group's plaintext: a member must end before it.
+const MaxGroupSize = 16 << 20
+
+// DecodeEntries parses count and entries, as in a header of the given
+// version, at the start of b and returns them and the rest of b. Entries
+// must lie before dataEnd, in order and without overlap; the members of a
+// group (FlagGroup, version 2) share its offset and length, follow each
+// other in increasing order of Inner, and do not overlap in its plaintext.
+func DecodeEntries(b []byte, version byte, dataEnd uint64) ([]Entry, []byte, error) {
 	count, n := binary.Uvarint(b)
 	if n <= 0 {
-		return nil, corrupt("header count")
+		return nil, nil, corrupt("header count")
 	}
 	b = b[n:]
 	if count > uint64(len(b)/minEntrySize) {
-		return nil, corrupt("header claims %d entries in %d bytes", count, len(b))
+		return nil, nil, corrupt("header claims %d entries in %d bytes", count, len(b))
+	}
+	known := FlagZstd
+	if version >= Version {
+		known |= FlagGroup
 	}
 	entries := make([]Entry, 0, count)
 	var prevEnd uint64
+	var prev Entry
 	for i := range count {
 		if len(b) < 2+crypto.IDSize {
-			return nil, corrupt("entry %d truncated", i)
+			return nil, nil, corrupt("entry %d truncated", i)
 		}
 		e := Entry{Type: BlobType(b[0]), Flags: b[1]}
 		if e.Type != DataBlob && e.Type != TreeBlob {
-			return nil, corrupt("entry %d: unknown blob type %d", i, b[0])
+			return nil, nil, corrupt("entry %d: unknown blob type %d", i, b[0])
 		}
-		if e.Flags&^FlagZstd != 0 {
-			return nil, corrupt("entry %d: unknown flags %#x", i, e.Flags)
+		if e.Flags&^known != 0 {
+			return nil, nil, corrupt("entry %d: unknown flags %#x", i, e.Flags)
 		}
 		copy(e.ID[:], b[2:2+crypto.IDSize])
 		b = b[2+crypto.IDSize:]
-		var vals [3]uint64
-		for j := range vals {
+		var vals [4]uint64
+		nvals := 3
+		if e.Grouped() {
+			nvals = 4
+		}
+		for j := range nvals {
 			v, n := binary.Uvarint(b)
 			if n <= 0 || v > math.MaxUint32 {
-				return nil, corrupt("entry %d: bad varint", i)
+				return nil, nil, corrupt("entry %d: bad varint", i)
 			}
 			vals[j] = v
 			b = b[n:]
 		}
 		off, length := vals[0], vals[1]
-		if off < prevEnd || length < crypto.Overhead || off+length > dataEnd {
-			return nil, corrupt("entry %d: blob at %d+%d is out of place (previous ends at %d, data ends at %d)", i, off, length, prevEnd, dataEnd)
+		e.Offset, e.Length, e.RawLength, e.Inner = uint32(off), uint32(length), uint32(vals[2]), uint32(vals[3])
+		if i > 0 && e.SameGroup(prev) {
+			if e.Type != prev.Type || e.Flags != prev.Flags || uint64(e.Inner) < uint64(prev.Inner)+uint64(prev.RawLength) {
+				return nil, nil, corrupt("entry %d: out of place in its group (previous member at %d+%d)", i, prev.Inner, prev.RawLength)
+			}
+		} else if off < prevEnd || length < crypto.Overhead || off+length > dataEnd {
+			return nil, nil, corrupt("entry %d: blob at %d+%d is out of place (previous ends at %d, data ends at %d)", i, off, length, prevEnd, dataEnd)
 		}
-		prevEnd = off + length
-		e.Offset, e.Length, e.RawLength = uint32(off), uint32(length), uint32(vals[2])
-		if !e.Compressed() && uint64(e.RawLength) != length-crypto.Overhead {
-			return nil, corrupt("entry %d: raw length %d does not match sealed length %d", i, e.RawLength, length)
+		prevEnd, prev = off+length, e
+		switch {
+		case e.Grouped():
+			end := uint64(e.Inner) + uint64(e.RawLength)
+			if end > MaxGroupSize || (!e.Compressed() && end > length-crypto.Overhead) {
+				return nil, nil, corrupt("entry %d: blob at %d+%d lies outside its group of %d sealed bytes", i, e.Inner, e.RawLength, length)
+			}
+		case !e.Compressed() && uint64(e.RawLength) != length-crypto.Overhead:
+			return nil, nil, corrupt("entry %d: raw length %d does not match sealed length %d", i, e.RawLength, length)
 		}
 		entries = append(entries, e)
 	}
-	if len(b) != 0 {
-		return nil, corrupt("%d trailing header bytes", len(b))
-	}
-	return entries, nil
+	return entries, b, nil
 }
 
 // payloads are the buffers compressed blobs are decrypted into before they
@@ -141,45 +175,132 @@ var ErrBlobMismatch = errors.New("pack: content does not match id")
 // e.Offset), decompresses it and checks that its keyed hash is e.ID. It
 // appends the plaintext to dst. h, the caller's hasher, may be nil.
 func OpenBlob(key *crypto.Key, h *crypto.IDHasher, e Entry, sealed, dst []byte) ([]byte, error) {
+	o := Opener{key: key, h: h}
+	return o.Open(e, sealed, dst)
+}
+
+// Opener opens blobs like OpenBlob and keeps the plaintext of the last
+// group it opened, so that the members of one group opened one after the
+// other are decrypted and decompressed once. Call Reset before the blobs
+// of another pack. An Opener is not safe for concurrent use.
+type Opener struct {
+	key   *crypto.Key
+	h     *crypto.IDHasher
+	group []byte // plaintext of the group at gOff+gLen
+	gOff  uint32
+	gLen  uint32
+	gOK   bool
+}
+
+// NewOpener returns an Opener; h, the caller's hasher, may be nil.
+func NewOpener(key *crypto.Key, h *crypto.IDHasher) *Opener {
+	return &Opener{key: key, h: h}
+}
+
+// Reset forgets the group kept: the next blobs are of another pack.
+func (o *Opener) Reset() { o.gOK = false }
+
+// Open is OpenBlob with o's key, hasher and kept group.
+func (o *Opener) Open(e Entry, sealed, dst []byte) ([]byte, error) {
 	if len(sealed) != int(e.Length) {
 		return nil, corrupt("blob %s: %d sealed bytes, want %d", e.ID.Short(), len(sealed), e.Length)
 	}
+	if e.Grouped() {
+		return o.openMember(e, sealed, dst)
+	}
 	ad := crypto.AD(make([]byte, 0, 40), e.Type.Kind(), &e.ID)
 	start := len(dst)
-	var out []byte
-	var err error
-	if e.Compressed() {
-		buf := payloads.Get().(*[]byte)
-		defer payloads.Put(buf)
-		payload, err := key.Open((*buf)[:0], sealed, ad)
-		if err != nil {
-			return nil, corruptErr(err, "blob %s", e.ID.Short())
-		}
-		*buf = payload
-		d := decoders.Get().(*zstd.Decoder)
-		out, err = d.DecodeAll(payload, dst)
-		decoders.Put(d)
-		if err != nil {
-			return nil, corruptErr(err, "blob %s: decompress", e.ID.Short())
-		}
-	} else {
-		out, err = key.Open(dst, sealed, ad)
-		if err != nil {
-			return nil, corruptErr(err, "blob %s", e.ID.Short())
-		}
+	out, err := open(o.key, e, sealed, ad, dst)
+	if err != nil {
+		return nil, corruptErr(err, "blob %s", e.ID.Short())
 	}
-	plain := out[start:]
-	if len(plain) != int(e.RawLength) {
-		return nil, corrupt("blob %s: %d plaintext bytes, want %d", e.ID.Short(), len(plain), e.RawLength)
-	}
-	var got crypto.ID
-	if h != nil {
-		got = h.Sum(plain)
-	} else {
-		got = key.BlobID(plain)
-	}
-	if got != e.ID {
-		return nil, fmt.Errorf("%w: blob %s: %w", ErrCorrupt, e.ID.Short(), ErrBlobMismatch)
+	if err := o.verify(e, out[start:]); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// open decrypts sealed under ad and decompresses it when e says so,
+// appending the plaintext to dst.
+func open(key *crypto.Key, e Entry, sealed, ad, dst []byte) ([]byte, error) {
+	if !e.Compressed() {
+		return key.Open(dst, sealed, ad)
+	}
+	buf := payloads.Get().(*[]byte)
+	defer payloads.Put(buf)
+	payload, err := key.Open((*buf)[:0], sealed, ad)
+	if err != nil {
+		return nil, err
+	}
+	*buf = payload
+	d := decoders.Get().(*zstd.Decoder)
+	out, err := d.DecodeAll(payload, dst)
+	decoders.Put(d)
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	return out, nil
+}
+
+func (o *Opener) openMember(e Entry, sealed, dst []byte) ([]byte, error) {
+	if !o.gOK || o.gOff != e.Offset || o.gLen != e.Length {
+		o.gOK = false
+		g, err := OpenGroup(o.key, e, sealed, o.group[:0])
+		if err != nil {
+			return nil, err
+		}
+		o.group, o.gOff, o.gLen, o.gOK = g, e.Offset, e.Length, true
+	}
+	return o.member(e, o.group, dst)
+}
+
+// OpenGroup authenticates, decrypts and decompresses sealed, the group
+// that member e belongs to, and appends the group's plaintext to dst.
+// Member then takes a member out of it.
+func OpenGroup(key *crypto.Key, e Entry, sealed, dst []byte) ([]byte, error) {
+	if len(sealed) != int(e.Length) {
+		return nil, corrupt("blob %s: %d sealed bytes, want %d", e.ID.Short(), len(sealed), e.Length)
+	}
+	ad := crypto.AD(make([]byte, 0, 8), e.Type.GroupKind(), nil)
+	g, err := open(key, e, sealed, ad, dst)
+	if err != nil {
+		return nil, corruptErr(err, "blob %s: its group at %d", e.ID.Short(), e.Offset)
+	}
+	return g, nil
+}
+
+// Member appends member e of group, the plaintext OpenGroup returned, to
+// dst after checking its keyed hash; h may be nil.
+func Member(key *crypto.Key, h *crypto.IDHasher, e Entry, group, dst []byte) ([]byte, error) {
+	o := Opener{key: key, h: h}
+	return o.member(e, group, dst)
+}
+
+func (o *Opener) member(e Entry, group, dst []byte) ([]byte, error) {
+	end := uint64(e.Inner) + uint64(e.RawLength)
+	if end > uint64(len(group)) {
+		return nil, corrupt("blob %s: at %d+%d, past the end of its group of %d bytes", e.ID.Short(), e.Inner, e.RawLength, len(group))
+	}
+	plain := group[e.Inner:end]
+	if err := o.verify(e, plain); err != nil {
+		return nil, err
+	}
+	return append(dst, plain...), nil
+}
+
+// verify checks plain's length and keyed hash against e.
+func (o *Opener) verify(e Entry, plain []byte) error {
+	if len(plain) != int(e.RawLength) {
+		return corrupt("blob %s: %d plaintext bytes, want %d", e.ID.Short(), len(plain), e.RawLength)
+	}
+	var got crypto.ID
+	if o.h != nil {
+		got = o.h.Sum(plain)
+	} else {
+		got = o.key.BlobID(plain)
+	}
+	if got != e.ID {
+		return fmt.Errorf("%w: blob %s: %w", ErrCorrupt, e.ID.Short(), ErrBlobMismatch)
+	}
+	return nil
 }
