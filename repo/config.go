@@ -15,12 +15,15 @@ import (
 
 // Repository format versions, stored in the config. Version 2 adds
 // two-phase garbage collection (docs/format.md, "Candidate list"): its
-// writers read the candidate lists, so prune runs only on version 2, which
-// arca before it refuses to open. Version 1 repositories are read and
-// written as before; `arca migrate` moves one to version 2.
+// writers read the candidate lists, so prune runs only from version 2.
+// Version 3 adds groups of small data blobs (pack header version 2):
+// only its writers group blobs. arca before a version refuses to open a
+// repository of that version. Repositories of older versions are read
+// and written as before; `arca migrate` moves one to ConfigVersion.
 const (
 	ConfigVersion1 = 1
-	ConfigVersion  = 2
+	ConfigVersion2 = 2
+	ConfigVersion  = 3
 )
 
 // Config is the repository's encrypted configuration, fixed at Init.
@@ -74,8 +77,8 @@ func ParseConfig(b []byte) (Config, error) {
 	if err := json.Unmarshal(b, &c); err != nil {
 		return c, fmt.Errorf("repo: config: %w: %v", ErrCorrupt, err)
 	}
-	if c.Version != ConfigVersion1 && c.Version != ConfigVersion {
-		return c, fmt.Errorf("repo: config version %d not supported (this arca reads versions %d and %d; a newer arca wrote it)", c.Version, ConfigVersion1, ConfigVersion)
+	if c.Version < ConfigVersion1 || c.Version > ConfigVersion {
+		return c, fmt.Errorf("repo: config version %d not supported (this arca reads versions %d to %d; a newer arca wrote it)", c.Version, ConfigVersion1, ConfigVersion)
 	}
 	if _, err := pack.ParseCompression(string(c.Compression)); err != nil {
 		return c, fmt.Errorf("repo: config: %w", err)
@@ -95,7 +98,7 @@ func ParseConfig(b []byte) (Config, error) {
 // replacing its config (the only file ever replaced; the backend saves
 // atomically) and returns the version it had. The caller has announced
 // itself as an exclusive writer, so no writer of the old version is
-// running; arca before version 2 refuses to open the repository after.
+// running; arca before ConfigVersion refuses to open the repository after.
 func (r *Repository) Migrate(ctx context.Context) (int, error) {
 	from := r.cfg.Version
 	if from == ConfigVersion {

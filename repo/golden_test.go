@@ -96,17 +96,22 @@ func TestSealedFileGolden(t *testing.T) {
 	}
 }
 
-// TestConfigV2Golden pins the config of format version 2.
+// TestConfigV2Golden pins the configs of format versions 2 and 3.
 func TestConfigV2Golden(t *testing.T) {
-	c := goldenConfig()
-	c.Version = repo.ConfigVersion
-	got := []byte(repo.EncodeConfig(c))
-	want := readGolden(t, "config-v2.json", got, false)
-	if !bytes.Equal(got, want) {
-		t.Errorf("config encoding differs (a format change needs a new version; go test -update if intended):\n%s", got)
-	}
-	if p, err := repo.ParseConfig(want); err != nil || p != c {
-		t.Errorf("ParseConfig(golden) = %+v, %v", p, err)
+	for _, v := range []struct {
+		version int
+		file    string
+	}{{repo.ConfigVersion2, "config-v2.json"}, {repo.ConfigVersion, "config-v3.json"}} {
+		c := goldenConfig()
+		c.Version = v.version
+		got := []byte(repo.EncodeConfig(c))
+		want := readGolden(t, v.file, got, false)
+		if !bytes.Equal(got, want) {
+			t.Errorf("config encoding differs (a format change needs a new version; go test -update if intended):\n%s", got)
+		}
+		if p, err := repo.ParseConfig(want); err != nil || p != c {
+			t.Errorf("ParseConfig(golden) = %+v, %v", p, err)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -127,13 +128,30 @@ func (r *Repository) loadBlob(ctx context.Context, t pack.BlobType, id crypto.ID
 }
 
 func (r *Repository) loadCopy(ctx context.Context, t pack.BlobType, id crypto.ID, loc Location, dst []byte) ([]byte, error) {
+	if loc.Entry.Grouped() {
+		if g := r.lastGroups.get(loc); g != nil {
+			if out, err := pack.Member(r.key, nil, loc.Entry, g, dst); err == nil {
+				return out, nil
+			}
+		}
+	}
 	sealed := make([]byte, loc.Entry.Length)
 	h := backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}
 	if err := backend.ReadAt(ctx, r.be, h, sealed, int64(loc.Entry.Offset)); err != nil {
 		r.noteReadError(loc, err)
 		return nil, fmt.Errorf("repo: load %s blob %s from pack %s: %w", t, id.Short(), loc.Pack.Short(), err)
 	}
-	out, err := pack.OpenBlob(r.key, nil, loc.Entry, sealed, dst)
+	var out []byte
+	var err error
+	if loc.Entry.Grouped() {
+		var g []byte
+		if g, err = pack.OpenGroup(r.key, loc.Entry, sealed, nil); err == nil {
+			r.lastGroups.put(loc, g)
+			out, err = pack.Member(r.key, nil, loc.Entry, g, dst)
+		}
+	} else {
+		out, err = pack.OpenBlob(r.key, nil, loc.Entry, sealed, dst)
+	}
 	if err != nil {
 		r.noteReadError(loc, err)
 		return nil, fmt.Errorf("repo: pack %s: %w", loc.Pack, err)
@@ -163,14 +181,14 @@ func (r *Repository) FindBlob(t pack.BlobType, prefix string) (crypto.ID, error)
 // worker. It is not safe for concurrent use.
 type PackReader struct {
 	r      *Repository
-	hasher *crypto.IDHasher
+	opener *pack.Opener // keeps the group of the blobs being read
 	buf    []byte
 	plain  []byte
 }
 
 // NewPackReader returns a PackReader with its own buffers.
 func (r *Repository) NewPackReader() *PackReader {
-	return &PackReader{r: r, hasher: r.key.NewIDHasher()}
+	return &PackReader{r: r, opener: pack.NewOpener(r.key, r.key.NewIDHasher())}
 }
 
 // Coalescing: maxGap is the largest run of unneeded bytes read rather than
@@ -196,8 +214,11 @@ type segment struct {
 // ctx stops it.
 func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Entry, fn func(e pack.Entry, plain []byte, err error) error) (int64, error) {
 	r := pr.r
+	pr.opener.Reset()
 	entries = slices.Clone(entries)
-	slices.SortFunc(entries, func(a, b pack.Entry) int { return int(a.Offset) - int(b.Offset) })
+	slices.SortFunc(entries, func(a, b pack.Entry) int {
+		return cmp.Or(cmp.Compare(a.Offset, b.Offset), cmp.Compare(a.Inner, b.Inner))
+	})
 	var segs []segment
 	for _, e := range entries {
 		s, end := int64(e.Offset), int64(e.Offset)+int64(e.Length)
@@ -247,7 +268,7 @@ func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Ent
 		for _, e := range sg.entries {
 			off := int64(e.Offset) - sg.start
 			var err error
-			pr.plain, err = pack.OpenBlob(r.key, pr.hasher, e, buf[off:off+int64(e.Length)], pr.plain[:0])
+			pr.plain, err = pr.opener.Open(e, buf[off:off+int64(e.Length)], pr.plain[:0])
 			if err != nil {
 				r.noteReadError(index.Location{Pack: id, Entry: e}, err)
 				err = fmt.Errorf("pack %s: %w", id, err)
@@ -305,10 +326,10 @@ func (r *Repository) CheckPack(ctx context.Context, id crypto.ID) (PackCheck, er
 	}
 	pc := PackCheck{Size: int64(len(data)), Intact: crypto.Hash(data) == id, Bad: map[crypto.ID]error{}}
 	pc.Entries, pc.Header = pack.ReadHeader(r.key, bytes.NewReader(data), int64(len(data)))
-	hasher := r.key.NewIDHasher()
+	opener := pack.NewOpener(r.key, r.key.NewIDHasher())
 	var plain []byte
 	for _, e := range pc.Entries {
-		if plain, err = pack.OpenBlob(r.key, hasher, e, data[e.Offset:e.Offset+e.Length], plain[:0]); err != nil {
+		if plain, err = opener.Open(e, data[e.Offset:e.Offset+e.Length], plain[:0]); err != nil {
 			pc.Bad[e.ID] = err
 			r.markDamaged(id, e.Type, e.ID, reasonDamaged)
 		}

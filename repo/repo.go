@@ -35,16 +35,17 @@ type Repository struct {
 	cfg   Config
 	keyID crypto.ID // the key file that opened it
 
-	idx       *index.DB
-	cacheDir  string
-	tempDir   string     // a private cache to remove on Close, when the shared one was busy
-	files     *fileCache // trees and snapshot files
-	treePacks sync.Map   // pack ID -> *sync.Mutex: one read of a tree pack at a time
-	dmg       damage
-	cands     candidates
-	avoidMu   sync.Mutex
-	avoid     map[crypto.ID]bool
-	sawStale  atomic.Bool // Announce saw a heartbeat of a writer that is gone
+	idx        *index.DB
+	cacheDir   string
+	tempDir    string     // a private cache to remove on Close, when the shared one was busy
+	files      *fileCache // trees and snapshot files
+	treePacks  sync.Map   // pack ID -> *sync.Mutex: one read of a tree pack at a time
+	lastGroups groupCache // of LoadBlob
+	dmg        damage
+	cands      candidates
+	avoidMu    sync.Mutex
+	avoid      map[crypto.ID]bool
+	sawStale   atomic.Bool // Announce saw a heartbeat of a writer that is gone
 
 	Warn func(msg string) // reports recoverable problems; never nil after Open
 	now  func() time.Time // OpenOptions.Now
@@ -282,10 +283,10 @@ func (r *Repository) NewIDHasher() *crypto.IDHasher { return r.key.NewIDHasher()
 // BlobID returns the ID of a blob of content data.
 func (r *Repository) BlobID(data []byte) crypto.ID { return r.key.BlobID(data) }
 
-// OpenBlob verifies and opens a blob read from its pack (its sealed bytes
-// at e's place), appending the plaintext to dst; h may be nil.
-func (r *Repository) OpenBlob(h *crypto.IDHasher, e pack.Entry, sealed, dst []byte) ([]byte, error) {
-	return pack.OpenBlob(r.key, h, e, sealed, dst)
+// NewOpener returns an Opener that verifies and opens blobs read from
+// their packs (keeping the last group it opened).
+func (r *Repository) NewOpener() *pack.Opener {
+	return pack.NewOpener(r.key, r.key.NewIDHasher())
 }
 
 // Location describes where the repository is, for messages.

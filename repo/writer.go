@@ -76,6 +76,7 @@ type Writer struct {
 	checkpointMu   sync.Mutex
 
 	packers  [3]packer // indexed by pack.BlobType
+	groups   groups    // of small data blobs
 	uploads  chan upload
 	inflight sync.WaitGroup
 	workers  sync.WaitGroup
@@ -156,8 +157,10 @@ func (w *Writer) Has(t pack.BlobType, id crypto.ID) (bool, error) {
 
 // SaveBlob stores plaintext as blob id of type t unless the repository or
 // this session already holds it. It returns the bytes the blob takes in
-// its pack (compressed and sealed), 0 when it was not new. comp is the
-// caller's compressor (see NewCompressor).
+// its pack (compressed and sealed), 0 when it was not new; for a small
+// blob that joins a group (compressed later, with the group) an estimate
+// from the groups of the session so far. comp is the caller's compressor
+// (see NewCompressor).
 //
 // When the blob is new, plaintext may be encrypted in place: the caller
 // must not use its contents after SaveBlob returns.
@@ -192,30 +195,42 @@ func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp 
 	if t == pack.TreeBlob && !w.opts.DryRun {
 		w.r.files.put("trees", id, plaintext)
 	}
+	w.blobs.Add(1)
+	w.rawBytes.Add(int64(len(plaintext)))
+	if w.groupable(t, len(plaintext)) {
+		return w.addToGroup(t, id, plaintext, comp)
+	}
 	payload, flags := comp.Compress(plaintext)
 	stored := len(payload) + crypto.Overhead
 	if w.opts.DryRun {
 		w.mu.Lock()
 		w.pending[k] = true
 		w.mu.Unlock()
-		w.blobs.Add(1)
-		w.rawBytes.Add(int64(len(plaintext)))
 		w.storedBytes.Add(int64(stored + pack.EntryOverhead))
 		return stored, nil
 	}
+	err := w.addToPack(t, func(pw *pack.Writer) error {
+		return pw.Add(t, id, flags, payload, len(plaintext))
+	})
+	return stored, err
+}
+
+// addToPack calls add with the open pack of type t and enqueues the pack
+// when it is full.
+func (w *Writer) addToPack(t pack.BlobType, add func(*pack.Writer) error) error {
 	p := &w.packers[t]
 	p.mu.Lock()
 	if p.w == nil {
 		if err := w.startPack(p); err != nil {
 			p.mu.Unlock()
 			w.setErr(err)
-			return 0, err
+			return err
 		}
 	}
-	if err := p.w.Add(t, id, flags, payload, len(plaintext)); err != nil {
+	if err := add(p.w); err != nil {
 		p.mu.Unlock()
 		w.setErr(err)
-		return 0, err
+		return err
 	}
 	var full upload
 	var err error
@@ -225,20 +240,22 @@ func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp 
 	p.mu.Unlock()
 	if err != nil {
 		w.setErr(err)
-		return 0, err
+		return err
 	}
-	w.blobs.Add(1)
-	w.rawBytes.Add(int64(len(plaintext)))
 	if full.f != nil {
-		return stored, w.enqueue(full)
+		return w.enqueue(full)
 	}
-	return stored, nil
+	return nil
 }
 
-// Flush uploads partial packs and writes an index file for everything not
-// yet indexed. When it returns nil, every blob saved so far is durable and
-// indexed.
+// Flush uploads partial groups and packs and writes an index file for
+// everything not yet indexed. When it returns nil, every blob saved so far
+// is durable and indexed. It must not run concurrently with SaveBlob.
 func (w *Writer) Flush() error {
+	if err := w.flushGroups(); err != nil {
+		w.setErr(err)
+		return err
+	}
 	for t := range w.packers {
 		p := &w.packers[t]
 		p.mu.Lock()

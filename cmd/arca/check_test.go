@@ -284,7 +284,7 @@ func TestPruneCLI(t *testing.T) {
 	if r := e.run("-r", repoDir, "prune"); r.code != 1 || !strings.Contains(r.stderr, "arca migrate") {
 		t.Fatalf("prune on format 1: exit %d\n%s", r.code, r.stderr)
 	}
-	if r := e.must("-r", repoDir, "migrate"); !strings.Contains(r.stdout, "from format version 1 to 2") {
+	if r := e.must("-r", repoDir, "migrate"); !strings.Contains(r.stdout, "from format version 1 to 3") {
 		t.Fatalf("migrate:\n%s", r.stdout)
 	}
 	e.must("-r", repoDir, "prune")

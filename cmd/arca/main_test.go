@@ -237,7 +237,7 @@ func TestBackupRestoreCLI(t *testing.T) {
 		t.Errorf("ls -l: %q", long)
 	}
 	var cfg map[string]any
-	if err := json.Unmarshal([]byte(e.must("-r", repoDir, "cat", "config").stdout), &cfg); err != nil || cfg["version"] != 2.0 {
+	if err := json.Unmarshal([]byte(e.must("-r", repoDir, "cat", "config").stdout), &cfg); err != nil || cfg["version"] != 3.0 {
 		t.Errorf("cat config: %v %v", cfg, err)
 	}
 	if out := e.must("-r", repoDir, "cat", "snapshot", "latest").stdout; !strings.Contains(out, `"hostname": "box"`) {

@@ -112,12 +112,14 @@ func (f *corruptionFixture) checkRepair(t *testing.T, parent *env, c contents, f
 		t.Fatalf("check --read-data: exit %d, %s not named:\n%s%s", r.code, name, r.stdout, r.stderr)
 	}
 
-	// What the flip loses: the blob it falls in.
-	var lostBlob crypto.ID
+	// What the flip loses: the blob it falls in, or every member of the
+	// group it falls in (they are sealed together).
+	lostBlobs := map[crypto.ID]bool{}
+	var lostBlob crypto.ID // a tree blob
 	lostTree := false
 	for _, en := range f.packs[filepath.Base(fl.rel)] {
 		if fl.off >= int64(en.Offset) && fl.off < int64(en.Offset+en.Length) {
-			lostBlob, lostTree = en.ID, en.Type == pack.TreeBlob
+			lostBlobs[en.ID], lostBlob, lostTree = true, en.ID, en.Type == pack.TreeBlob
 		}
 	}
 	lostSnap := -1
@@ -169,7 +171,7 @@ func (f *corruptionFixture) checkRepair(t *testing.T, parent *env, c contents, f
 			}
 		}
 		for rel := range f.want[i] {
-			if _, ok := got[rel]; ok || lostFile(c, i, rel, f.src, lostBlob, lostTree) {
+			if _, ok := got[rel]; ok || lostFile(c, i, rel, f.src, lostBlobs, lostTree) {
 				continue
 			}
 			t.Errorf("snapshot %d: intact file %s not restored after repair", i, rel)
@@ -178,21 +180,18 @@ func (f *corruptionFixture) checkRepair(t *testing.T, parent *env, c contents, f
 }
 
 // lostFile says whether the file rel of snapshot i lost content to the
-// damaged blob: it is one of its blobs, or the tree of a directory above.
-func lostFile(c contents, i int, rel, src string, blob crypto.ID, isTree bool) bool {
-	if blob.IsNull() {
-		return false
-	}
+// damaged blobs: one of its blobs, or the tree of a directory above.
+func lostFile(c contents, i int, rel, src string, blobs map[crypto.ID]bool, isTree bool) bool {
 	if !isTree {
 		for _, b := range c.fileBlobs[i][rel] {
-			if b == blob {
+			if blobs[b] {
 				return true
 			}
 		}
 		return false
 	}
 	for dir := path.Dir(path.Join(src, rel)); ; dir = path.Dir(dir) {
-		if c.dirTrees[i][dir] == blob {
+		if blobs[c.dirTrees[i][dir]] {
 			return true
 		}
 		if dir == "/" {

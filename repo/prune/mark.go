@@ -58,16 +58,18 @@ func (p *pruner) plan(ctx context.Context) (*plan, error) {
 		return bytes.Compare(a.id[:], b.id[:])
 	})
 	// The used set records which used blobs have a copy kept (keptBit).
+	// A member of a group counts its share of the group's bytes.
 	assign := func(pu *packUse, entries []pack.Entry) {
-		for _, e := range entries {
+		shares := pack.Shares(entries)
+		for i, e := range entries {
 			b := usedBit(e.Type)
 			v := p.used[e.ID]
 			if v&b == 0 || v&keptBit(e.Type) != 0 {
-				pu.unused += int64(e.Length)
+				pu.unused += shares[i]
 				continue
 			}
 			p.used[e.ID] = v | keptBit(e.Type)
-			pu.used += int64(e.Length)
+			pu.used += shares[i]
 			pu.keep = append(pu.keep, e)
 		}
 		if pu.unused == 0 {

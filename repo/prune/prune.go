@@ -121,8 +121,8 @@ type Result struct {
 // "prune" (opts.Heartbeat), solo among prunes, and exclusive when
 // opts.Now; a dry run writes nothing and needs no announcement.
 func Run(ctx context.Context, r *repo.Repository, opts Options) (*Result, error) {
-	if v := r.Config().Version; v < repo.ConfigVersion {
-		return nil, fmt.Errorf("prune: the repository has format version %d; prune needs version %d, whose writers respect its candidate lists: once every host runs this arca (or later), run 'arca migrate'", v, repo.ConfigVersion)
+	if v := r.Config().Version; v < repo.ConfigVersion2 {
+		return nil, fmt.Errorf("prune: the repository has format version %d; prune needs version %d, whose writers respect its candidate lists: once every host runs this arca (or later), run 'arca migrate'", v, repo.ConfigVersion2)
 	}
 	if opts.Heartbeat == nil && !opts.DryRun {
 		return nil, errors.New("prune: not announced")

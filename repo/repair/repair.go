@@ -64,7 +64,7 @@ func Packs(ctx context.Context, r *repo.Repository, ids []crypto.ID, dryRun bool
 		w = r.NewWriter(ctx, repo.WriterOptions{})
 		comp = w.NewCompressor()
 	}
-	hasher := r.NewIDHasher()
+	opener := r.NewOpener()
 	del := map[crypto.ID]bool{}
 	for _, id := range ids {
 		res := PackResult{Pack: id, Reason: reasons[id]}
@@ -89,6 +89,7 @@ func Packs(ctx context.Context, r *repo.Repository, ids []crypto.ID, dryRun bool
 			return out, rerr
 		}
 		salvaged := make([][]byte, len(ip.Entries)) // nil where the blob failed
+		opener.Reset()
 		for i, e := range ip.Entries {
 			var plain []byte
 			verr := rerr
@@ -96,7 +97,7 @@ func Packs(ctx context.Context, r *repo.Repository, ids []crypto.ID, dryRun bool
 				if int64(e.Offset)+int64(e.Length) > int64(len(data)) {
 					verr = fmt.Errorf("beyond the end of the pack")
 				} else {
-					plain, verr = r.OpenBlob(hasher, e, data[e.Offset:e.Offset+e.Length], nil)
+					plain, verr = opener.Open(e, data[e.Offset:e.Offset+e.Length], nil)
 				}
 			}
 			if verr != nil {

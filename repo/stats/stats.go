@@ -108,9 +108,15 @@ func Compute(ctx context.Context, r *repo.Repository, roots []crypto.ID, mode st
 }
 
 // rawData sums what the distinct trees and data blobs take in the
-// repository.
+// repository; a group of small blobs counts whole, once, when any of its
+// members is referenced.
 func rawData(r *repo.Repository, trees map[crypto.ID]*dirSize, data map[crypto.ID]bool, res *Result) error {
 	var dataRaw uint64
+	type groupKey struct {
+		pack crypto.ID
+		off  uint32
+	}
+	groups := map[groupKey]bool{} // a group is counted whole, once
 	add := func(t pack.BlobType, id crypto.ID) error {
 		loc, ok, err := r.Lookup(t, id)
 		if err != nil {
@@ -120,7 +126,12 @@ func rawData(r *repo.Repository, trees map[crypto.ID]*dirSize, data map[crypto.I
 			return fmt.Errorf("stats: %s blob %s is referenced but in no pack", t, id.Short())
 		}
 		res.TotalBlobCount++
-		res.TotalSize += uint64(loc.Entry.Length)
+		if g := (groupKey{loc.Pack, loc.Entry.Offset}); !loc.Entry.Grouped() || !groups[g] {
+			res.TotalSize += uint64(loc.Entry.Length)
+			if loc.Entry.Grouped() {
+				groups[g] = true
+			}
+		}
 		res.TotalUncompressedSize += uint64(loc.Entry.RawLength)
 		if t == pack.DataBlob {
 			dataRaw += uint64(loc.Entry.RawLength)

@@ -191,12 +191,14 @@ func orEmpty[T any](s []T) []T {
 func (a *app) migrateCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
-		Short: "Move the repository to the current format version (2)",
-		Long: `Moves a format 1 repository to format 2, whose writers respect the candidate
-lists of two-phase garbage collection, so that prune can run. Run it once every
-host that writes to the repository runs this arca or later: arca before format
-2 cannot open the repository afterwards. It holds the repository exclusively
-(refused while another writer runs) and replaces only the config.`,
+		Short: "Move the repository to the current format version (3)",
+		Long: `Moves a format 1 or 2 repository to format 3. Format 2's writers respect the
+candidate lists of two-phase garbage collection, so that prune can run; format
+3's store small files in groups, compressed and sealed together. Run it once
+every host that writes to the repository runs this arca or later: arca before
+format 3 cannot open the repository afterwards. It holds the repository
+exclusively (refused while another writer runs) and replaces only the config;
+packs already stored stay as they are.`,
 		Args: cobra.NoArgs,
 		RunE: a.withRepo(func(ctx context.Context, r *repo.Repository, cmd *cobra.Command, args []string) error {
 			if r.Config().Version == repo.ConfigVersion {
