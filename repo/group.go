@@ -16,10 +16,12 @@ import (
 // zstd's default level: 31.82 MB in 0.83 s; in groups of 256 KiB: 24.92
 // MB in 0.51 s. On 300,000 small files (335 MB): 163.6 MB in 4.0 s
 // against 101.2 MB in 2.2 s (docs/bench/README.md). Reading one member
-// decompresses its group, at most groupTarget+groupBlobMax bytes.
+// decompresses its group, at most GroupTarget+GroupBlobMax bytes.
 const (
-	groupBlobMax = 128 << 10 // data blobs smaller than this join groups
-	groupTarget  = 256 << 10 // a group is sealed once it holds this much
+	// GroupBlobMax: data blobs smaller than this join groups.
+	GroupBlobMax = 128 << 10
+	// GroupTarget: a group is sealed once it holds this much.
+	GroupTarget = 256 << 10
 )
 
 // blobGroup is a group being filled: its members' plaintexts, end to end.
@@ -41,7 +43,7 @@ type groups struct {
 
 // groupable reports whether a blob of type t and n bytes joins a group.
 func (w *Writer) groupable(t pack.BlobType, n int) bool {
-	return t == pack.DataBlob && n < groupBlobMax && w.r.cfg.Version >= ConfigVersion
+	return t == pack.DataBlob && n < GroupBlobMax && w.r.cfg.Version >= ConfigVersion
 }
 
 // addToGroup adds a new blob to a group and writes the group when it is
@@ -55,12 +57,12 @@ func (w *Writer) addToGroup(t pack.BlobType, id crypto.ID, plaintext []byte, com
 	}
 	gs.mu.Unlock()
 	if g == nil {
-		g = &blobGroup{buf: make([]byte, 0, groupTarget+groupBlobMax+64)}
+		g = &blobGroup{buf: make([]byte, 0, GroupTarget+GroupBlobMax+64)}
 	}
 	g.members = append(g.members, pack.Entry{ID: id, Inner: uint32(len(g.buf)), RawLength: uint32(len(plaintext))})
 	g.buf = append(g.buf, plaintext...)
 	var err error
-	if len(g.buf) >= groupTarget {
+	if len(g.buf) >= GroupTarget {
 		err = w.writeGroup(t, g, comp.Plain())
 	}
 	gs.mu.Lock()
@@ -133,7 +135,7 @@ type cachedGroup struct {
 	plain       []byte
 }
 
-// groupCacheSize groups of at most groupTarget+groupBlobMax bytes each.
+// groupCacheSize groups of at most GroupTarget+GroupBlobMax bytes each.
 const groupCacheSize = 4
 
 func (c *groupCache) get(loc Location) []byte {
@@ -149,7 +151,7 @@ func (c *groupCache) get(loc Location) []byte {
 }
 
 func (c *groupCache) put(loc Location, plain []byte) {
-	if len(plain) > groupTarget+groupBlobMax {
+	if len(plain) > GroupTarget+GroupBlobMax {
 		return // not written by this arca: not kept
 	}
 	c.mu.Lock()

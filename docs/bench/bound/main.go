@@ -9,7 +9,8 @@
 // from the page cache, chunking, hashing, compressing, sealing and writing
 // the sealed bytes (backup); reading them back, checking them as packs,
 // opening the sealed blobs, decompressing, verifying their IDs and writing
-// files (restore). A perfect pipeline on
+// files (restore). Blobs under repo.GroupBlobMax are compressed and sealed
+// in groups, as arca stores them. A perfect pipeline on
 // all cores spends at least the sum of the stages divided by the cores, and
 // at least the longest stretch that cannot be split: one file's reading and
 // chunking. bound prints that time next to arca's backup and restore of
@@ -192,6 +193,8 @@ func measure(paths []string, dir string, mode pack.Compression) (bk, rs *stages,
 	ch := chunker.NewWithBoundaries(nil, pol, repo.DefaultChunkMin, repo.DefaultChunkMax)
 	data, plain, decoded := bufs.data, bufs.plain, bufs.decoded
 	defer func() { bufs.data, bufs.plain, bufs.decoded = data, plain, decoded }()
+	// Small blobs go into groups, as arca stores them (group.go).
+	g := &grouper{bk: bk, rs: rs, key: key, sealer: sealer, h: h, comp: comp, dec: dec, out: out}
 	var chunks [][2]int
 	for i, path := range list {
 		var rerr error
@@ -204,14 +207,21 @@ func measure(paths []string, dir string, mode pack.Compression) (bk, rs *stages,
 		chunks = chunks[:0]
 		bk.time("chunk", func() { chunks = cut(ch, pol, data, chunks) })
 		serial = max(serial, time.Since(start))
-		target, err := os.Create(filepath.Join(files, fmt.Sprintf("%d", i)))
+		f, err := os.Create(filepath.Join(files, fmt.Sprintf("%d", i)))
 		if err != nil {
 			return nil, nil, 0, 0, err
 		}
+		target := &target{f: f}
 		for _, c := range chunks {
 			blob := data[c[0]:c[1]]
 			var id crypto.ID
 			bk.time("hash", func() { id = h.Sum(blob) })
+			if len(blob) < repo.GroupBlobMax {
+				if err := g.add(id, blob, target, int64(c[0])); err != nil {
+					return nil, nil, 0, 0, err
+				}
+				continue
+			}
 			var payload []byte
 			var flags uint8
 			bk.time("compress", func() { payload, flags = comp.Compress(blob) })
@@ -236,7 +246,7 @@ func measure(paths []string, dir string, mode pack.Compression) (bk, rs *stages,
 				}
 			})
 			rs.time("write files", func() {
-				if _, err := target.Write(blobPlain); err != nil && rerr == nil {
+				if _, err := target.f.WriteAt(blobPlain, int64(c[0])); err != nil && rerr == nil {
 					rerr = err
 				}
 			})
@@ -244,14 +254,15 @@ func measure(paths []string, dir string, mode pack.Compression) (bk, rs *stages,
 				return nil, nil, 0, 0, rerr
 			}
 		}
-		rs.time("write files", func() {
-			_ = target.Chmod(0o644)
-			_ = os.Chtimes(target.Name(), time.Now(), time.Now())
-			rerr = target.Close()
-		})
-		if rerr != nil {
-			return nil, nil, 0, 0, rerr
+		target.done = true
+		if target.pending == 0 {
+			if err := target.finish(rs); err != nil {
+				return nil, nil, 0, 0, err
+			}
 		}
+	}
+	if err := g.flush(); err != nil {
+		return nil, nil, 0, 0, err
 	}
 	bk.time("write", func() { err = out.Sync() })
 	if err != nil {
