@@ -12,3 +12,11 @@ func DroppedPacks(r *Repository) int { return r.idx.GoneCount() }
 
 // SplitCommand is splitCommand, for tests.
 var SplitCommand = splitCommand
+
+// SetMaxPackBlobs sets how many blobs a pack holds at most and returns a
+// function that restores the limit.
+func SetMaxPackBlobs(n int) func() {
+	old := maxPackBlobs
+	maxPackBlobs = n
+	return func() { maxPackBlobs = old }
+}

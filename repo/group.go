@@ -22,6 +22,9 @@ const (
 	GroupBlobMax = 128 << 10
 	// GroupTarget: a group is sealed once it holds this much.
 	GroupTarget = 256 << 10
+	// groupMaxBlobs: or once it holds this many blobs (tiny files), which
+	// bounds its share of the pack's header (maxPackBlobs).
+	groupMaxBlobs = 4096
 )
 
 // blobGroup is a group being filled: its members' plaintexts, end to end.
@@ -62,7 +65,7 @@ func (w *Writer) addToGroup(t pack.BlobType, id crypto.ID, plaintext []byte, com
 	g.members = append(g.members, pack.Entry{ID: id, Inner: uint32(len(g.buf)), RawLength: uint32(len(plaintext))})
 	g.buf = append(g.buf, plaintext...)
 	var err error
-	if len(g.buf) >= GroupTarget {
+	if len(g.buf) >= GroupTarget || len(g.members) >= groupMaxBlobs {
 		err = w.writeGroup(t, g, comp.Plain())
 	}
 	gs.mu.Lock()

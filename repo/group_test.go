@@ -202,3 +202,41 @@ func TestGroupCache(t *testing.T) {
 		t.Errorf("%d members of %d groups loaded with %d reads; want one per group", n, len(byGroup), loads)
 	}
 }
+
+// TestMaxPackBlobs: a pack ends at maxPackBlobs entries however small its
+// blobs compress, so that its header stays readable.
+func TestMaxPackBlobs(t *testing.T) {
+	defer repo.SetMaxPackBlobs(5000)()
+	c := count.New(mem.New())
+	r := repotest.OnBackend(t, c)
+	w := r.NewWriter(t.Context(), repo.WriterOptions{})
+	comp := w.NewCompressor()
+	for i := range 20000 {
+		data := fmt.Appendf(nil, "tiny %d", i)
+		if _, err := w.SaveBlob(pack.DataBlob, r.BlobID(data), data, comp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	n := 0
+	err := r.IndexedPackSizes(func(id crypto.ID, size int64) error {
+		ip, ok, err := r.IndexedPack(id)
+		if err != nil || !ok {
+			return fmt.Errorf("pack %s: %v", id.Short(), err)
+		}
+		n++
+		if len(ip.Entries) > 5000+4096 { // a pack ends after the group that reaches the limit; a group holds 4,096 at most
+			t.Errorf("pack %s holds %d blobs", id.Short(), len(ip.Entries))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 2 {
+		t.Errorf("20,000 tiny blobs in %d pack(s); want several", n)
+	}
+}

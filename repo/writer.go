@@ -41,6 +41,13 @@ const (
 	checkpointBlobs           = 50_000
 )
 
+// maxPackBlobs ends a pack early: groups of tiny, compressible files could
+// otherwise put millions of blobs into one pack, whose header readers
+// refuse beyond pack.MaxHeaderSize (64 MiB, about 1.4 million entries).
+// 100,000 entries are a header of about 5 MB; a pack of small files of
+// the usual kind holds some 36,000 (16 MiB of groups).
+var maxPackBlobs = 100_000
+
 // WriterStats counts what a session added.
 type WriterStats struct {
 	Blobs       int64 // new blobs stored
@@ -234,7 +241,7 @@ func (w *Writer) addToPack(t pack.BlobType, add func(*pack.Writer) error) error 
 	}
 	var full upload
 	var err error
-	if p.w.Size() >= w.r.cfg.PackSize {
+	if p.w.Size() >= w.r.cfg.PackSize || p.w.Count() >= maxPackBlobs {
 		full, err = w.finishPack(p)
 	}
 	p.mu.Unlock()
