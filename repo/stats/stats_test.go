@@ -76,3 +76,33 @@ func TestModes(t *testing.T) {
 		t.Error("unknown mode accepted")
 	}
 }
+
+// TestRawDataGroups: small files stored in one group count the group's
+// bytes once, not once per file.
+func TestRawDataGroups(t *testing.T) {
+	r := repotest.New(t)
+	src := t.TempDir()
+	for i := range 200 {
+		b := []byte(strings.Repeat("file "+strings.Repeat("x", i%13)+" line\n", 5+i%7))
+		if err := os.WriteFile(filepath.Join(src, "f"+string(rune('a'+i%26))+strings.Repeat("0", i/26)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sn, err := backup.Run(t.Context(), r, backup.Options{Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := stats.Compute(t.Context(), r, []crypto.ID{sn.Tree}, stats.RawData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every blob is referenced: the stored size is what the packs hold,
+	// less their headers.
+	var packs int64
+	if err := r.IndexedPackSizes(func(_ crypto.ID, size int64) error { packs += size; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if res.TotalBlobCount < 20 || res.TotalSize == 0 || int64(res.TotalSize) > packs {
+		t.Errorf("raw-data of grouped small files: %d blobs, stored %d, in packs of %d bytes", res.TotalBlobCount, res.TotalSize, packs)
+	}
+}
