@@ -3,6 +3,7 @@ package prune_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -521,4 +522,33 @@ func TestClockSkew(t *testing.T) {
 			t.Errorf("storage clock %s off: err = %v; want refused %v", skew, err, want)
 		}
 	}
+}
+
+// TestGroupShares: the unused members of a group count their share of its
+// bytes, so the unused space prune reports stays within what the packs
+// hold (each member counting the whole group's length would report many
+// times that).
+func TestGroupShares(t *testing.T) {
+	e := newEnv(t)
+	src := t.TempDir()
+	files := map[string]string{}
+	for i := range 100 {
+		files[fmt.Sprintf("f%03d", i)] = strings.Repeat(fmt.Sprintf("line %d of a small file\n", i), 40+i)
+	}
+	fstest.WriteFiles(t, src, files)
+	a := e.backupAnnounced(src)
+	for i := 0; i < 100; i += 2 {
+		os.Remove(filepath.Join(src, fmt.Sprintf("f%03d", i)))
+	}
+	e.backupAnnounced(src)
+	e.forget(a)
+	var total int64
+	for _, size := range storedPacks(t, e.host()) {
+		total += size
+	}
+	res := e.prune(prune.Options{MaxUnused: prune.Limit{Unlimited: true}})
+	if res.UnusedLeft <= 0 || res.UnusedLeft >= total {
+		t.Errorf("unused space left %d bytes, in packs of %d bytes; want a share of them", res.UnusedLeft, total)
+	}
+	e.verify()
 }
