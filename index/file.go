@@ -116,7 +116,7 @@ func Decode(b []byte) (*File, error) {
 		b = b[k:]
 		// The entries are a pack header without the version byte; find
 		// their extent by decoding them against the pack's size.
-		entries, rest, err := decodeEntries(b, size)
+		entries, rest, err := pack.DecodeEntries(b, pack.Version, size)
 		if err != nil {
 			return nil, fmt.Errorf("index: pack %s: %w", p.ID.Short(), err)
 		}
@@ -128,10 +128,4 @@ func Decode(b []byte) (*File, error) {
 		return nil, corrupt("%d trailing bytes", len(b))
 	}
 	return f, nil
-}
-
-// decodeEntries parses count + entries at the start of b and returns the
-// remainder.
-func decodeEntries(b []byte, packSize uint64) ([]pack.Entry, []byte, error) {
-	return pack.DecodeEntries(b, pack.Version, packSize)
 }

@@ -1,7 +1,6 @@
 package index
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -30,24 +29,12 @@ func encodeLocation(l Location) []byte {
 	v := make([]byte, 0, valueLength+4)
 	v = append(v, l.Pack[:]...)
 	v = append(v, byte(l.Entry.Type), l.Entry.Flags)
-	v = binary.LittleEndian.AppendUint32(v, l.Entry.Offset)
-	v = binary.LittleEndian.AppendUint32(v, l.Entry.Length)
-	v = binary.LittleEndian.AppendUint32(v, l.Entry.RawLength)
-	if l.Entry.Grouped() {
-		v = binary.LittleEndian.AppendUint32(v, l.Entry.Inner)
-	}
-	return v
+	return appendPlace(v, l.Entry)
 }
 
 // validLocation reports whether v has the length of an encoded location.
 func validLocation(v []byte) bool {
-	if len(v) < valueLength {
-		return false
-	}
-	if v[crypto.IDSize+1]&pack.FlagGroup != 0 {
-		return len(v) == valueLength+4
-	}
-	return len(v) == valueLength
+	return len(v) >= valueLength && len(v) == crypto.IDSize+2+placeLength(v[crypto.IDSize+1])
 }
 
 func decodeLocation(id crypto.ID, v []byte) (Location, error) {
@@ -57,15 +44,8 @@ func decodeLocation(id crypto.ID, v []byte) (Location, error) {
 	var l Location
 	copy(l.Pack[:], v)
 	v = v[crypto.IDSize:]
-	l.Entry = pack.Entry{
-		Type: pack.BlobType(v[0]), Flags: v[1], ID: id,
-		Offset:    binary.LittleEndian.Uint32(v[2:]),
-		Length:    binary.LittleEndian.Uint32(v[6:]),
-		RawLength: binary.LittleEndian.Uint32(v[10:]),
-	}
-	if l.Entry.Grouped() {
-		l.Entry.Inner = binary.LittleEndian.Uint32(v[14:])
-	}
+	l.Entry = pack.Entry{Type: pack.BlobType(v[0]), Flags: v[1], ID: id}
+	decodePlace(&l.Entry, v[2:])
 	return l, nil
 }
 

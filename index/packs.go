@@ -10,13 +10,13 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// packEntryLength is the length of an entry in a pack's cache value; a
-// member of a group has 4 more bytes (its Inner).
+// packEntryLength is the shortest entry in a pack's cache value: type,
+// flags, ID and the entry's place.
 const packEntryLength = 2 + crypto.IDSize + 12
 
-func appendEntry(v []byte, e pack.Entry) []byte {
-	v = append(v, byte(e.Type), e.Flags)
-	v = append(v, e.ID[:]...)
+// appendPlace appends where e lies in its pack, as the cache stores it:
+// offset, length and raw length, and a group member's Inner.
+func appendPlace(v []byte, e pack.Entry) []byte {
 	v = binary.LittleEndian.AppendUint32(v, e.Offset)
 	v = binary.LittleEndian.AppendUint32(v, e.Length)
 	v = binary.LittleEndian.AppendUint32(v, e.RawLength)
@@ -24,6 +24,32 @@ func appendEntry(v []byte, e pack.Entry) []byte {
 		v = binary.LittleEndian.AppendUint32(v, e.Inner)
 	}
 	return v
+}
+
+// placeLength is how many bytes appendPlace writes for an entry with
+// flags.
+func placeLength(flags uint8) int {
+	if flags&pack.FlagGroup != 0 {
+		return 16
+	}
+	return 12
+}
+
+// decodePlace reads what appendPlace wrote for e (whose Flags are set)
+// from w, which holds placeLength(e.Flags) bytes at least.
+func decodePlace(e *pack.Entry, w []byte) {
+	e.Offset = binary.LittleEndian.Uint32(w)
+	e.Length = binary.LittleEndian.Uint32(w[4:])
+	e.RawLength = binary.LittleEndian.Uint32(w[8:])
+	if e.Grouped() {
+		e.Inner = binary.LittleEndian.Uint32(w[12:])
+	}
+}
+
+func appendEntry(v []byte, e pack.Entry) []byte {
+	v = append(v, byte(e.Type), e.Flags)
+	v = append(v, e.ID[:]...)
+	return appendPlace(v, e)
 }
 
 // decodePackValue decodes a pack's cache entry: its size and entries.
@@ -35,19 +61,12 @@ func decodePackValue(v []byte) (int64, []pack.Entry, error) {
 	v = v[k:]
 	entries := make([]pack.Entry, 0, len(v)/packEntryLength)
 	for len(v) > 0 {
-		if len(v) < packEntryLength || (v[1]&pack.FlagGroup != 0 && len(v) < packEntryLength+4) {
+		if len(v) < packEntryLength || len(v) < 2+crypto.IDSize+placeLength(v[1]) {
 			return 0, nil, fmt.Errorf("index: bad pack entry in the cache")
 		}
 		e := pack.Entry{Type: pack.BlobType(v[0]), Flags: v[1], ID: crypto.ID(v[2 : 2+crypto.IDSize])}
-		w := v[2+crypto.IDSize:]
-		e.Offset = binary.LittleEndian.Uint32(w)
-		e.Length = binary.LittleEndian.Uint32(w[4:])
-		e.RawLength = binary.LittleEndian.Uint32(w[8:])
-		v = v[packEntryLength:]
-		if e.Grouped() {
-			e.Inner = binary.LittleEndian.Uint32(w[12:])
-			v = v[4:]
-		}
+		decodePlace(&e, v[2+crypto.IDSize:])
+		v = v[2+crypto.IDSize+placeLength(e.Flags):]
 		entries = append(entries, e)
 	}
 	return int64(size), entries, nil
