@@ -202,11 +202,11 @@ func (o *Opener) Reset() { o.gOK = false }
 
 // Open is OpenBlob with o's key, hasher and kept group.
 func (o *Opener) Open(e Entry, sealed, dst []byte) ([]byte, error) {
+	if e.Grouped() {
+		return o.openMember(e, sealed, dst) // OpenGroup checks sealed
+	}
 	if len(sealed) != int(e.Length) {
 		return nil, corrupt("blob %s: %d sealed bytes, want %d", e.ID.Short(), len(sealed), e.Length)
-	}
-	if e.Grouped() {
-		return o.openMember(e, sealed, dst)
 	}
 	ad := crypto.AD(make([]byte, 0, 40), e.Type.Kind(), &e.ID)
 	start := len(dst)
