@@ -18,37 +18,22 @@ import (
 	"github.com/arcabackup/arca/repo/repotest"
 )
 
-// saveMixed saves n small text blobs and 3 large random ones in one
-// session and returns them.
+// saveMixed saves n small text blobs and 3 large ones in one session and
+// returns them; salt makes them differ from another call's.
 func saveMixed(t *testing.T, r *repo.Repository, n int, salt string) map[crypto.ID][]byte {
 	t.Helper()
-	w := r.NewWriter(t.Context(), repo.WriterOptions{})
-	comp := w.NewCompressor()
-	blobs := map[crypto.ID][]byte{}
-	save := func(data []byte) {
-		id := r.BlobID(data)
-		blobs[id] = data
-		if _, err := w.SaveBlob(pack.DataBlob, id, bytes.Clone(data), comp); err != nil {
-			t.Fatal(err)
-		}
-	}
+	var datas [][]byte
 	for i := range n {
-		save(bytes.Repeat(fmt.Appendf(nil, "line %d of small file %d%s\n", i%7, i, salt), 1+i%300))
+		datas = append(datas, bytes.Repeat(fmt.Appendf(nil, "line %d of small file %d%s\n", i%7, i, salt), 1+i%300))
 	}
 	for i := range 3 {
 		big := make([]byte, 200<<10)
 		for j := range big {
 			big[j] = byte(j*(i+3)^j>>7) + salt[0]
 		}
-		save(big)
+		datas = append(datas, big)
 	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return blobs
+	return saveAll(t, r, datas)
 }
 
 // TestGroups: small data blobs are stored in groups, large ones alone;
@@ -207,20 +192,12 @@ func TestGroupCache(t *testing.T) {
 // blobs compress, so that its header stays readable.
 func TestMaxPackBlobs(t *testing.T) {
 	defer repo.SetMaxPackBlobs(5000)()
-	c := count.New(mem.New())
-	r := repotest.OnBackend(t, c)
-	w := r.NewWriter(t.Context(), repo.WriterOptions{})
-	comp := w.NewCompressor()
+	r := repotest.OnBackend(t, mem.New())
+	var datas [][]byte
 	for i := range 20000 {
-		data := fmt.Appendf(nil, "tiny %d", i)
-		if _, err := w.SaveBlob(pack.DataBlob, r.BlobID(data), data, comp); err != nil {
-			t.Fatal(err)
-		}
+		datas = append(datas, fmt.Appendf(nil, "tiny %d", i))
 	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	saveAll(t, r, datas)
 	n := 0
 	err := r.IndexedPackSizes(func(id crypto.ID, size int64) error {
 		ip, ok, err := r.IndexedPack(id)

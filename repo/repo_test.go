@@ -23,12 +23,22 @@ import (
 
 func saveBlobs(t *testing.T, r *repo.Repository, n, size int) map[crypto.ID][]byte {
 	t.Helper()
+	datas := make([][]byte, n)
+	for i := range datas {
+		datas[i] = make([]byte, size)
+		rand.Read(datas[i])
+	}
+	return saveAll(t, r, datas)
+}
+
+// saveAll saves datas as data blobs in one write session and returns them
+// by ID.
+func saveAll(t *testing.T, r *repo.Repository, datas [][]byte) map[crypto.ID][]byte {
+	t.Helper()
 	w := r.NewWriter(t.Context(), repo.WriterOptions{})
 	comp := w.NewCompressor()
 	blobs := map[crypto.ID][]byte{}
-	for range n {
-		data := make([]byte, size)
-		rand.Read(data)
+	for _, data := range datas {
 		id := r.BlobID(data)
 		blobs[id] = data
 		if _, err := w.SaveBlob(pack.DataBlob, id, bytes.Clone(data), comp); err != nil {
