@@ -38,11 +38,11 @@ type member struct {
 	offset int64
 }
 
-// grouper does with blobs under repo.GroupBlobMax what arca does: copies
-// them into a group, which is compressed, sealed and written once it holds
-// repo.GroupTarget bytes; then opens and decompresses the group and
-// verifies and writes each member to its file (restore).
-type grouper struct {
+// pipe carries blobs through the stages after hashing: compressed (blobs
+// under repo.GroupBlobMax, as arca stores them, in groups that are
+// compressed once they hold repo.GroupTarget bytes), sealed and written;
+// then opened, decompressed, verified and written to their files.
+type pipe struct {
 	bk, rs  *stages
 	key     *crypto.Key
 	sealer  *crypto.Sealer
@@ -50,71 +50,96 @@ type grouper struct {
 	comp    *pack.Compressor
 	dec     *zstd.Decoder
 	out     *os.File
-	buf     []byte
+	buf     []byte // the group being filled
 	members []member
 	opened  []byte
 	decoded []byte
 }
 
-// add hands over blob id of t at offset.
-func (g *grouper) add(id crypto.ID, blob []byte, t *target, offset int64) error {
-	g.bk.time("compress", func() {
-		g.members = append(g.members, member{id, len(g.buf), len(blob), t, offset})
-		g.buf = append(g.buf, blob...)
+// blob carries blob id of t, at offset in its file, through every stage.
+func (p *pipe) blob(id crypto.ID, blob []byte, t *target, offset int64) error {
+	if len(blob) < repo.GroupBlobMax {
+		return p.add(id, blob, t, offset)
+	}
+	var payload []byte
+	var flags uint8
+	p.bk.time("compress", func() { payload, flags = p.comp.Compress(blob) })
+	plain, err := p.roundTrip(payload, flags, crypto.AD(nil, pack.DataBlob.Kind(), &id))
+	if err != nil {
+		return err
+	}
+	return p.restore(id, plain, t, offset)
+}
+
+// roundTrip seals and writes payload, then opens and decompresses it. The
+// result is valid until the next call.
+func (p *pipe) roundTrip(payload []byte, flags uint8, ad []byte) ([]byte, error) {
+	var sealed []byte
+	var err error
+	p.bk.time("seal", func() { sealed = p.sealer.Seal(nil, payload, ad) })
+	p.bk.time("write", func() { _, err = p.out.Write(sealed) })
+	if err != nil {
+		return nil, err
+	}
+	p.rs.time("open", func() { p.opened, err = p.key.Open(p.opened[:0], sealed, ad) })
+	if err != nil || flags&pack.FlagZstd == 0 {
+		return p.opened, err
+	}
+	p.rs.time("decompress", func() { p.decoded, err = p.dec.DecodeAll(p.opened, p.decoded[:0]) })
+	return p.decoded, err
+}
+
+// restore verifies plain against id and writes it to t at offset.
+func (p *pipe) restore(id crypto.ID, plain []byte, t *target, offset int64) error {
+	var err error
+	p.rs.time("verify", func() {
+		if p.h.Sum(plain) != id {
+			err = errors.New("verify: ID mismatch")
+		}
+	})
+	p.rs.time("write files", func() {
+		if _, werr := t.f.WriteAt(plain, offset); werr != nil && err == nil {
+			err = werr
+		}
+	})
+	return err
+}
+
+// add copies a small blob into the group.
+func (p *pipe) add(id crypto.ID, blob []byte, t *target, offset int64) error {
+	p.bk.time("compress", func() {
+		p.members = append(p.members, member{id, len(p.buf), len(blob), t, offset})
+		p.buf = append(p.buf, blob...)
 	})
 	t.pending++
-	if len(g.buf) >= repo.GroupTarget {
-		return g.flush()
+	if len(p.buf) >= repo.GroupTarget {
+		return p.flush()
 	}
 	return nil
 }
 
 // flush writes the group and restores its members.
-func (g *grouper) flush() error {
-	if len(g.members) == 0 {
+func (p *pipe) flush() error {
+	if len(p.members) == 0 {
 		return nil
 	}
 	var payload []byte
 	var flags uint8
-	g.bk.time("compress", func() { payload, flags = g.comp.Compress(g.buf) })
-	ad := crypto.AD(nil, pack.DataBlob.GroupKind(), nil)
-	var sealed []byte
-	var err error
-	g.bk.time("seal", func() { sealed = g.sealer.Seal(nil, payload, ad) })
-	g.bk.time("write", func() { _, err = g.out.Write(sealed) })
+	p.bk.time("compress", func() { payload, flags = p.comp.Compress(p.buf) })
+	plain, err := p.roundTrip(payload, flags, crypto.AD(nil, pack.DataBlob.GroupKind(), nil))
 	if err != nil {
 		return err
 	}
-	g.rs.time("open", func() { g.opened, err = g.key.Open(g.opened[:0], sealed, ad) })
-	if err != nil {
-		return err
-	}
-	plain := g.opened
-	if flags&pack.FlagZstd != 0 {
-		g.rs.time("decompress", func() { g.decoded, err = g.dec.DecodeAll(g.opened, g.decoded[:0]) })
-		plain = g.decoded
-	}
-	for _, m := range g.members {
-		b := plain[m.inner : m.inner+m.n]
-		g.rs.time("verify", func() {
-			if g.h.Sum(b) != m.id {
-				err = errors.New("verify: ID mismatch in a group")
-			}
-		})
-		g.rs.time("write files", func() {
-			if _, werr := m.t.f.WriteAt(b, m.offset); werr != nil && err == nil {
-				err = werr
-			}
-		})
-		if err != nil {
+	for _, m := range p.members {
+		if err := p.restore(m.id, plain[m.inner:m.inner+m.n], m.t, m.offset); err != nil {
 			return err
 		}
 		if m.t.pending--; m.t.pending == 0 && m.t.done {
-			if err := m.t.finish(g.rs); err != nil {
+			if err := m.t.finish(p.rs); err != nil {
 				return err
 			}
 		}
 	}
-	g.buf, g.members = g.buf[:0], g.members[:0]
+	p.buf, p.members = p.buf[:0], p.members[:0]
 	return nil
 }

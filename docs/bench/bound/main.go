@@ -191,10 +191,10 @@ func measure(paths []string, dir string, mode pack.Compression) (bk, rs *stages,
 	comp := pack.NewCompressor(mode)
 	dec, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
 	ch := chunker.NewWithBoundaries(nil, pol, repo.DefaultChunkMin, repo.DefaultChunkMax)
-	data, plain, decoded := bufs.data, bufs.plain, bufs.decoded
-	defer func() { bufs.data, bufs.plain, bufs.decoded = data, plain, decoded }()
-	// Small blobs go into groups, as arca stores them (group.go).
-	g := &grouper{bk: bk, rs: rs, key: key, sealer: sealer, h: h, comp: comp, dec: dec, out: out}
+	data := bufs.data
+	p := &pipe{bk: bk, rs: rs, key: key, sealer: sealer, h: h, comp: comp, dec: dec, out: out,
+		opened: bufs.plain, decoded: bufs.decoded}
+	defer func() { bufs.data, bufs.plain, bufs.decoded = data, p.opened, p.decoded }()
 	var chunks [][2]int
 	for i, path := range list {
 		var rerr error
@@ -216,42 +216,8 @@ func measure(paths []string, dir string, mode pack.Compression) (bk, rs *stages,
 			blob := data[c[0]:c[1]]
 			var id crypto.ID
 			bk.time("hash", func() { id = h.Sum(blob) })
-			if len(blob) < repo.GroupBlobMax {
-				if err := g.add(id, blob, target, int64(c[0])); err != nil {
-					return nil, nil, 0, 0, err
-				}
-				continue
-			}
-			var payload []byte
-			var flags uint8
-			bk.time("compress", func() { payload, flags = comp.Compress(blob) })
-			ad := crypto.AD(nil, pack.DataBlob.Kind(), &id)
-			var sealed []byte
-			bk.time("seal", func() { sealed = sealer.Seal(nil, payload, ad) })
-			bk.time("write", func() { _, rerr = out.Write(sealed) })
-			var opened []byte
-			rs.time("open", func() { opened, rerr = key.Open(plain[:0], sealed, ad) })
-			if rerr != nil {
-				return nil, nil, 0, 0, rerr
-			}
-			plain = opened // the buffer for opening; decoded holds decompressed bytes
-			blobPlain := opened
-			if flags&pack.FlagZstd != 0 {
-				rs.time("decompress", func() { decoded, rerr = dec.DecodeAll(opened, decoded[:0]) })
-				blobPlain = decoded
-			}
-			rs.time("verify", func() {
-				if h.Sum(blobPlain) != id {
-					rerr = errors.New("verify: ID mismatch")
-				}
-			})
-			rs.time("write files", func() {
-				if _, err := target.f.WriteAt(blobPlain, int64(c[0])); err != nil && rerr == nil {
-					rerr = err
-				}
-			})
-			if rerr != nil {
-				return nil, nil, 0, 0, rerr
+			if err := p.blob(id, blob, target, int64(c[0])); err != nil {
+				return nil, nil, 0, 0, err
 			}
 		}
 		target.done = true
@@ -261,7 +227,7 @@ func measure(paths []string, dir string, mode pack.Compression) (bk, rs *stages,
 			}
 		}
 	}
-	if err := g.flush(); err != nil {
+	if err := p.flush(); err != nil {
 		return nil, nil, 0, 0, err
 	}
 	bk.time("write", func() { err = out.Sync() })
