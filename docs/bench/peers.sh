@@ -11,7 +11,8 @@
 # 64 B-8 KiB, a quarter duplicates; change: 1% rewritten, 1% new). For each
 # run, dataset and tool, in turns: first backup into a fresh repository,
 # unchanged re-backup, backup after the change, restore of the last
-# snapshot into an empty directory. Wall seconds and peak RSS (GNU time),
+# snapshot into an empty directory, each source read once beforehand so
+# that all start from a warm page cache. Wall seconds and peak RSS (GNU time),
 # medians over RUNS (default 1), and each repository's size at the end.
 # restic and borg are installed from Debian when missing and possible;
 # a tool that is not there is left out. Each measured command starts after
@@ -86,6 +87,10 @@ timed() { measure "$1 $2 $3" bash -c "op $3 $5 '$4'"; }
 for run in $(seq 1 "$RUNS"); do
 	for set in $SETS; do
 		src=$(prepare "$set")
+		# Warm the page cache, so that the tool going first does not pay
+		# for reading a cold source (tar reads nothing when it writes to
+		# /dev/null itself).
+		tar -cf - "$src" 2>/dev/null | cat >/dev/null
 		tools=$TOOLS
 		[ $((run % 2)) -eq 0 ] && tools=$(echo "$TOOLS" | tr ' ' '\n' | tac | tr '\n' ' ')
 		for tool in $tools; do
