@@ -16,7 +16,11 @@
 # medians over RUNS (default 1), and each repository's size at the end.
 # restic and borg are installed from Debian when missing and possible;
 # a tool that is not there is left out. Each measured command starts after
-# a sync, so none pays for another's write-back.
+# a sync, so none pays for another's write-back. Restored trees and the
+# small files' sources stay until the end (each run has its own): on ext4,
+# creating files within minutes of deleting many scans past the recently
+# deleted inodes, which tripled the system time of a restore after an
+# rm -rf of the one before.
 set -euo pipefail
 
 RUNS=${1:-1}
@@ -47,9 +51,9 @@ prepare() {
 	case $1 in
 	image) [ -f "$WORK/image.orig" ] || "$GEN" image "$WORK/image.orig"; mkdir -p "$SRC/image"; cp "$WORK/image.orig" "$SRC/image/disk.img" ;;
 	sql) [ -f "$WORK/dump.orig" ] || "$GEN" sql "$WORK/dump.orig"; mkdir -p "$SRC/sql"; cp "$WORK/dump.orig" "$SRC/sql/shop.sql" ;;
-	small) rm -rf "$SRC/small"; "$GEN" small "$SRC/small" ;;
+	small) "$GEN" small "$SRC/small-$run" ;;
 	esac >&2
-	echo "$SRC/$1"
+	if [ "$1" = small ]; then echo "$SRC/small-$run"; else echo "$SRC/$1"; fi
 }
 
 # change DATASET: applies the dataset's change; false when it has none.
@@ -57,14 +61,14 @@ change() {
 	case $1 in
 	image) [ -f "$WORK/image.edit" ] || "$GEN" image "$WORK/image.edit" -edit; cp "$WORK/image.edit" "$SRC/image/disk.img" ;;
 	sql) [ -f "$WORK/dump.day" ] || "$GEN" sql "$WORK/dump.day" -day; cp "$WORK/dump.day" "$SRC/sql/shop.sql" ;;
-	small) "$GEN" small "$SRC/small" -change ;;
+	small) "$GEN" small "$SRC/small-$run" -change ;;
 	*) return 1 ;;
 	esac
 }
 
 # op TOOL OP SRC: one backup (OP=backup) or restore (OP=restore).
 op() {
-	local r="$WORK/repo-$1" c="$WORK/cache-$1" t="$WORK/restore-$1"
+	local r="$WORK/repo-$1" c="$WORK/cache-$1" t="$WORK/restore/$TAG-$1"
 	case "$1-$2" in
 	arca-init) "$WORK/arca" -r "$r" init -q ;;
 	arca-backup) "$WORK/arca" -r "$r" --cache-dir "$c" backup -q "$3" ;;
@@ -78,7 +82,7 @@ op() {
 	esac
 }
 export -f op
-export WORK
+export WORK TAG
 
 : >"$WORK/results"
 # timed DATASET PHASE TOOL SRC OP: measures one backup or restore.
@@ -86,6 +90,7 @@ timed() { measure "$1 $2 $3" bash -c "op $3 $5 '$4'"; }
 
 for run in $(seq 1 "$RUNS"); do
 	for set in $SETS; do
+		TAG=$run-$set
 		src=$(prepare "$set")
 		# Warm the page cache, so that the tool going first does not pay
 		# for reading a cold source (tar reads nothing when it writes to
@@ -94,7 +99,7 @@ for run in $(seq 1 "$RUNS"); do
 		tools=$TOOLS
 		[ $((run % 2)) -eq 0 ] && tools=$(echo "$TOOLS" | tr ' ' '\n' | tac | tr '\n' ' ')
 		for tool in $tools; do
-			rm -rf "$WORK/repo-$tool" "$WORK/cache-$tool" "$WORK/restore-$tool" "$BORG_BASE_DIR"
+			rm -rf "$WORK/repo-$tool" "$WORK/cache-$tool" "$BORG_BASE_DIR"
 			op "$tool" init >/dev/null 2>&1
 			timed "$set" first "$tool" "$src" backup
 			timed "$set" unchanged "$tool" "$src" backup
@@ -104,10 +109,9 @@ for run in $(seq 1 "$RUNS"); do
 		fi
 		for tool in $tools; do timed "$set" restore "$tool" "$src" restore; done
 		# arca's restore must equal the source (the last state backed up).
-		diff -rq --no-dereference "$src" "$WORK/restore-arca$src" >/dev/null || { echo "arca restore of $set differs" >&2; exit 1; }
+		diff -rq --no-dereference "$src" "$WORK/restore/$TAG-arca$src" >/dev/null || { echo "arca restore of $set differs" >&2; exit 1; }
 		for tool in $tools; do
 			echo "$set size $tool $(du -sb "$WORK/repo-$tool" | cut -f1)" >>"$WORK/sizes"
-			rm -rf "$WORK/restore-$tool"
 		done
 	done
 done
