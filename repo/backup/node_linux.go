@@ -117,8 +117,15 @@ func readXattrs(path string) ([]tree.Xattr, error) {
 
 // listXattrs reads extended attributes with list and get, the calls for a
 // path or an open file; path names the file in errors.
+// xattrNames holds the 1 KiB buffers listXattrs lists names into: every
+// new file needs one, and allocating it each time made 1 KiB of garbage
+// per file (300 MB for 300,000 small files).
+var xattrNames = sync.Pool{New: func() any { b := make([]byte, 1024); return &b }}
+
 func listXattrs(path string, list func(buf []byte) (int, error), get func(name string, buf []byte) (int, error)) ([]tree.Xattr, error) {
-	buf := make([]byte, 1024)
+	pooled := xattrNames.Get().(*[]byte)
+	defer xattrNames.Put(pooled) // names are copied out (splitNull)
+	buf := *pooled
 	var n int
 	var err error
 	for {
