@@ -44,7 +44,7 @@ const (
 	prefixBlob       = 'b'                    // 'b' | type | blob id -> location (pack id | entry): the primary copy
 	prefixCopy       = 'c'                    // 'c' | type | blob id | pack id -> location: every copy of a blob with several
 	prefixFile       = 'f'                    // 'f' | index file id -> the IDs of the packs it lists
-	prefixPack       = 'p'                    // 'p' | pack id -> uvarint size | n × (type | flags | blob id | offset, length, rawlength u32le)
+	prefixPack       = 'p'                    // 'p' | pack id -> uvarint size | n × (type | flags | blob id | offset, length, rawlength [, inner for FlagGroup] u32le)
 	prefixPackSize   = 'q'                    // 'q' | pack id -> uvarint size: what SyncPacks compares, without reading the entries
 	prefixPackRef    = 'r'                    // 'r' | pack id | index file id -> "": the file lists the pack
 	prefixSuperseded = 's'                    // 's' | index file id -> "": superseded, never loaded again
