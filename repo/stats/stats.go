@@ -126,11 +126,11 @@ func rawData(r *repo.Repository, trees map[crypto.ID]*dirSize, data map[crypto.I
 			return fmt.Errorf("stats: %s blob %s is referenced but in no pack", t, id.Short())
 		}
 		res.TotalBlobCount++
-		if g := (groupKey{loc.Pack, loc.Entry.Offset}); !loc.Entry.Grouped() || !groups[g] {
+		if g := (groupKey{loc.Pack, loc.Entry.Offset}); !loc.Entry.Grouped() {
 			res.TotalSize += uint64(loc.Entry.Length)
-			if loc.Entry.Grouped() {
-				groups[g] = true
-			}
+		} else if !groups[g] {
+			groups[g] = true
+			res.TotalSize += uint64(loc.Entry.Length)
 		}
 		res.TotalUncompressedSize += uint64(loc.Entry.RawLength)
 		if t == pack.DataBlob {
