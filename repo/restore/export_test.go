@@ -19,8 +19,9 @@ func SetBeforeFlush(o *Options, f func()) { o.hooks().beforeFlush = f }
 // hard links and directory metadata.
 func SetBeforeFinalize(o *Options, f func()) { o.hooks().beforeFinalize = f }
 
-// SetAfterWrite sets the hook called after each blob written to a file.
-func SetAfterWrite(o *Options, f func()) { o.hooks().afterWrite = f }
+// SetAfterWrite sets the hook called after each blob written to a file,
+// with the file's path.
+func SetAfterWrite(o *Options, f func(path string)) { o.hooks().afterWrite = f }
 
 // ParseJournal is parseJournal for tests.
 func ParseJournal(b []byte) ([]JournalEntry, error) { return parseJournal(b) }

@@ -316,7 +316,7 @@ func TestResumeAndReuse(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	opts := restore.Options{Target: target, Root: src}
 	var written atomic.Int64
-	restore.SetAfterWrite(&opts, func() {
+	restore.SetAfterWrite(&opts, func(string) {
 		if written.Add(1) == 10 {
 			cancel()
 		}

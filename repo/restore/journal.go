@@ -144,6 +144,9 @@ type journal struct {
 	// old holds the temporary files of interrupted runs that this run has
 	// not taken up yet.
 	old map[journalKey]string
+	// recent holds what this run recorded since the journal was last
+	// rewritten (batchDone keeps those of batches still being written).
+	recent []journalEntry
 }
 
 // openJournal reads the journals interrupted restores left in root (only
@@ -175,7 +178,7 @@ func openJournal(root *beneath.Dir, euid int, warn func(string, error)) *journal
 		return j
 	}
 	j.mu.Lock()
-	err = j.rewrite()
+	err = j.rewrite(nil)
 	j.mu.Unlock()
 	if err != nil {
 		warn(root.Path(), err)
@@ -224,6 +227,7 @@ func (j *journal) record(entries ...journalEntry) {
 	for _, e := range entries {
 		b = appendJournalEntry(b, e)
 	}
+	j.recent = append(j.recent, entries...)
 	if _, err := j.f.Write(b); err != nil {
 		j.warn(j.f.Name(), err)
 	}
@@ -252,11 +256,11 @@ func (j *journal) create() error {
 }
 
 // rewrite replaces this run's journal by one that lists only the old
-// entries still waiting, or by none. j.mu is held.
-func (j *journal) rewrite() error {
+// entries still waiting and keep, or by none. j.mu is held.
+func (j *journal) rewrite(keep []journalEntry) error {
 	prevF, prev := j.f, j.name
 	j.f, j.name = nil, ""
-	if len(j.old) > 0 {
+	if len(j.old)+len(keep) > 0 {
 		if err := j.create(); err != nil {
 			j.f, j.name = prevF, prev
 			return err
@@ -264,6 +268,9 @@ func (j *journal) rewrite() error {
 		var b []byte
 		for k, tmp := range j.old {
 			b = appendJournalEntry(b, journalEntry{Dir: k.dir, Name: k.name, Temp: tmp})
+		}
+		for _, e := range keep {
+			b = appendJournalEntry(b, e)
 		}
 		if _, err := j.f.Write(b); err != nil {
 			return err
@@ -291,8 +298,10 @@ func (j *journal) take(rel, name string) (string, bool) {
 }
 
 // batchDone is called when a batch's files are all complete or removed:
-// the journal then needs to list only the old entries still waiting.
-func (j *journal) batchDone() {
+// the journal then needs to list only the old entries still waiting and
+// what this run recorded for the batch still being written, those for
+// which live is true (live nil: none).
+func (j *journal) batchDone(live func(journalEntry) bool) {
 	if j.root == nil {
 		return
 	}
@@ -301,9 +310,19 @@ func (j *journal) batchDone() {
 	if j.f == nil {
 		return
 	}
-	if err := j.rewrite(); err != nil {
-		j.warn(j.root.Path(), fmt.Errorf("restore journal: %w", err))
+	var keep []journalEntry
+	if live != nil {
+		for _, e := range j.recent {
+			if live(e) {
+				keep = append(keep, e)
+			}
+		}
 	}
+	if err := j.rewrite(keep); err != nil {
+		j.warn(j.root.Path(), fmt.Errorf("restore journal: %w", err))
+		return
+	}
+	j.recent = keep
 }
 
 // finish ends the journal. After a complete run, the temporary entries of

@@ -99,7 +99,7 @@ type hooks struct {
 	beforeCreate   func(dir, name string) // a temporary entry is about to be created
 	beforeFlush    func()                 // a batch is planned; its files are written next
 	beforeFinalize func()                 // hard links and directory metadata are next
-	afterWrite     func()                 // a blob was written to a file
+	afterWrite     func(path string)      // a blob was written to the file at path
 }
 
 func (o *Options) hooks() *hooks {
@@ -155,8 +155,10 @@ type restorer struct {
 	files  []*fileState
 	packs  map[crypto.ID]map[crypto.ID]*blobWrites // pack -> blob -> writes
 	nwrite int
-	// running is the batch being written while the walk plans the next.
-	running *batch
+	// running holds the batches being written (at most two, oldest
+	// first) while the walk plans the next; readers are their workers'.
+	running []*batch
+	readers chan *repo.PackReader
 
 	verifyMu sync.Mutex // verify is added to by the batch's workers and the walk
 	verify   []verifyItem
@@ -203,6 +205,10 @@ func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Op
 		egid: os.Getegid(), umask: processUmask(),
 		names: &owners{users: map[string]int{}, groups: map[string]int{}},
 		packs: map[crypto.ID]map[crypto.ID]*blobWrites{}, links: map[[2]uint64]linkTarget{},
+		readers: make(chan *repo.PackReader, opts.Workers),
+	}
+	for range opts.Workers {
+		rs.readers <- r.NewPackReader()
 	}
 	if err := rs.openTarget(); err != nil {
 		return err
@@ -216,7 +222,7 @@ func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Op
 	if err == nil {
 		err = rs.flush()
 	}
-	if werr := rs.wait(); err == nil {
+	if werr := rs.waitAll(); err == nil {
 		err = werr
 	}
 	rs.journal.finish(err == nil)

@@ -171,6 +171,9 @@ func (rs *restorer) restorePack(ctx context.Context, pr *repo.PackReader, id cry
 		entries = append(entries, bw.entry)
 	}
 	n, err := pr.Read(ctx, id, entries, func(e pack.Entry, plain []byte, err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr // interrupted: the rest of the pack waits for the next run
+		}
 		bw := blobs[e.ID]
 		if err != nil {
 			// Another copy of the blob, if the index knows one (the failed
@@ -250,7 +253,7 @@ func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
 			rs.fail(fs.path, err)
 		}
 		if h := rs.opts.test; h != nil && h.afterWrite != nil {
-			h.afterWrite()
+			h.afterWrite(fs.path)
 		}
 	}
 	rs.prog.Bytes.Add(int64(len(data)))
