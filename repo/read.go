@@ -2,16 +2,13 @@ package repo
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/arcabackup/arca/crypto"
-	"github.com/arcabackup/arca/index"
 	"github.com/arcabackup/arca/pack"
 	"github.com/arcabackup/arca/repo/backend"
 )
@@ -175,130 +172,6 @@ func (r *Repository) FindBlob(t pack.BlobType, prefix string) (crypto.ID, error)
 		return crypto.ID{}, fmt.Errorf("%w: %s blob %q", ErrAmbiguous, t, prefix)
 	}
 	return ids[0], nil
-}
-
-// PackReader reads many blobs of one pack at a time; restore uses one per
-// worker. It is not safe for concurrent use.
-type PackReader struct {
-	r      *Repository
-	opener *pack.Opener // keeps the group of the blobs being read
-	buf    []byte
-	plain  []byte
-}
-
-// NewPackReader returns a PackReader with its own buffers.
-func (r *Repository) NewPackReader() *PackReader {
-	return &PackReader{r: r, opener: pack.NewOpener(r.key, r.key.NewIDHasher())}
-}
-
-// Coalescing: maxGap is the largest run of unneeded bytes read rather than
-// skipped between two needed blobs; maxSegment bounds one read (a single
-// larger blob is read alone).
-const (
-	maxGap     = 1 << 20
-	maxSegment = 4 << 20
-)
-
-type segment struct {
-	start, end int64
-	entries    []pack.Entry
-}
-
-// Read reads the blobs entries of pack id, coalescing nearby blobs into
-// one ranged read, verifies each one and calls fn, in offset order, with
-// its plaintext (valid only during the call) or the error it met. When
-// the reads cover the whole pack anyway, the pack's bytes are also checked
-// against its name, which finds damage the blobs do not show (a cut tail,
-// a changed header): the pack is then reported through Damage, after its
-// blobs were delivered, and kept out of deduplication. It returns the bytes read; an error from fn or
-// ctx stops it.
-func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Entry, fn func(e pack.Entry, plain []byte, err error) error) (int64, error) {
-	r := pr.r
-	pr.opener.Reset()
-	entries = slices.Clone(entries)
-	slices.SortFunc(entries, func(a, b pack.Entry) int {
-		return cmp.Or(cmp.Compare(a.Offset, b.Offset), cmp.Compare(a.Inner, b.Inner))
-	})
-	var segs []segment
-	for _, e := range entries {
-		s, end := int64(e.Offset), int64(e.Offset)+int64(e.Length)
-		if n := len(segs); n > 0 && s-segs[n-1].end <= maxGap && end-segs[n-1].start <= maxSegment {
-			segs[n-1].end = max(segs[n-1].end, end)
-			segs[n-1].entries = append(segs[n-1].entries, e)
-			continue
-		}
-		segs = append(segs, segment{start: s, end: end, entries: []pack.Entry{e}})
-	}
-	var whole *crypto.FileHasher
-	if size, err := r.idx.PackSize(id); err == nil && covers(segs, size) {
-		whole = crypto.NewFileHasher()
-		segs = append(segs, segment{start: segs[len(segs)-1].end, end: size})
-	}
-	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
-	var read int64
-	blobFailed := false // a damaged blob explains a pack that fails its hash
-	for _, sg := range segs {
-		n := int(sg.end - sg.start)
-		if cap(pr.buf) < n {
-			pr.buf = make([]byte, n)
-		}
-		buf := pr.buf[:n]
-		if err := backend.ReadAt(ctx, r.be, h, buf, sg.start); err != nil {
-			if ctx.Err() != nil {
-				return read, ctx.Err()
-			}
-			whole = nil
-			for _, e := range sg.entries {
-				loc := index.Location{Pack: id, Entry: e}
-				r.noteReadError(loc, err)
-				if ferr := fn(e, nil, fmt.Errorf("read pack %s: %w", id.Short(), err)); ferr != nil {
-					return read, ferr
-				}
-			}
-			if len(sg.entries) == 0 { // the tail: the pack is shorter than its index says
-				r.markDamaged(id, 0, crypto.ID{}, reasonDamaged)
-				r.Damage("pack "+id.String(), fmt.Errorf("%w: shorter than its index says: %v", ErrCorrupt, err))
-			}
-			continue
-		}
-		read += int64(n)
-		if whole != nil {
-			whole.Write(buf)
-		}
-		for _, e := range sg.entries {
-			off := int64(e.Offset) - sg.start
-			var err error
-			pr.plain, err = pr.opener.Open(e, buf[off:off+int64(e.Length)], pr.plain[:0])
-			if err != nil {
-				r.noteReadError(index.Location{Pack: id, Entry: e}, err)
-				err = fmt.Errorf("pack %s: %w", id, err)
-				blobFailed = true
-			}
-			if ferr := fn(e, pr.plain, err); ferr != nil {
-				return read, ferr
-			}
-		}
-	}
-	if whole != nil && !blobFailed && whole.Sum() != id {
-		r.markDamaged(id, 0, crypto.ID{}, reasonDamaged)
-		r.Damage("pack "+id.String(), fmt.Errorf("%w: content does not match its name (damaged outside the blobs read, e.g. its header or tail)", ErrCorrupt))
-	}
-	return read, nil
-}
-
-// covers reports whether reading segs plus the pack's tail (its header)
-// reads every byte of a pack of size bytes, with no gap skipped.
-func covers(segs []segment, size int64) bool {
-	if len(segs) == 0 || size <= 0 || segs[0].start != 0 {
-		return false
-	}
-	for i := 1; i < len(segs); i++ {
-		if segs[i].start != segs[i-1].end {
-			return false
-		}
-	}
-	tail := size - segs[len(segs)-1].end
-	return tail > 0 && tail <= maxGap
 }
 
 // PackCheck is what CheckPack found in one pack.

@@ -208,7 +208,9 @@ func Run(ctx context.Context, r *repo.Repository, sn *snapshot.Snapshot, opts Op
 		readers: make(chan *repo.PackReader, opts.Workers),
 	}
 	for range opts.Workers {
-		rs.readers <- r.NewPackReader()
+		pr := r.NewPackReader()
+		pr.Stream = true // its callback only writes files
+		rs.readers <- pr
 	}
 	if err := rs.openTarget(); err != nil {
 		return err

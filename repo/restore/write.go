@@ -163,36 +163,57 @@ func (rs *restorer) finish(fs *fileState) {
 }
 
 // restorePack reads the blobs of one pack that the batch needs, through
-// the repository (which coalesces nearby blobs into one read and verifies
-// each), and writes each to every file and offset that holds it.
+// the repository (which streams the pack and verifies each blob), and
+// writes each to every file and offset that holds it. A blob that fails
+// is then loaded from another copy, if the index knows one (the failed
+// copy is now known to be damaged, so it is tried last): after the
+// stream, whose connection the reader holds until then.
 func (rs *restorer) restorePack(ctx context.Context, pr *repo.PackReader, id crypto.ID, blobs map[crypto.ID]*blobWrites) error {
 	entries := make([]pack.Entry, 0, len(blobs))
 	for _, bw := range blobs {
 		entries = append(entries, bw.entry)
 	}
+	type failure struct {
+		bw  *blobWrites
+		err error
+	}
+	var failed []failure
 	n, err := pr.Read(ctx, id, entries, func(e pack.Entry, plain []byte, err error) error {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr // interrupted: the rest of the pack waits for the next run
 		}
 		bw := blobs[e.ID]
 		if err != nil {
-			// Another copy of the blob, if the index knows one (the failed
-			// copy is now known to be damaged, so it is tried last).
-			other, lerr := rs.r.LoadBlob(ctx, pack.DataBlob, e.ID, nil)
-			if lerr != nil {
-				rs.blobFailed(bw, err)
-				return nil
-			}
-			plain = other
+			failed = append(failed, failure{bw, err})
+			return nil
 		}
-		zero := allZero(plain)
-		for _, wr := range bw.writes {
-			rs.writeBlob(wr, plain, zero)
-		}
+		rs.writeBlobs(bw, plain)
 		return nil
 	})
 	rs.prog.BytesRead.Add(n)
-	return err
+	if err != nil {
+		return err
+	}
+	for _, f := range failed {
+		other, lerr := rs.r.LoadBlob(ctx, pack.DataBlob, f.bw.entry.ID, nil)
+		if lerr != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+			rs.blobFailed(f.bw, f.err)
+			continue
+		}
+		rs.writeBlobs(f.bw, other)
+	}
+	return nil
+}
+
+// writeBlobs writes a blob's plaintext everywhere the batch needs it.
+func (rs *restorer) writeBlobs(bw *blobWrites, plain []byte) {
+	zero := allZero(plain)
+	for _, wr := range bw.writes {
+		rs.writeBlob(wr, plain, zero)
+	}
 }
 
 func (rs *restorer) blobFailed(bw *blobWrites, err error) {
