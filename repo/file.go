@@ -80,16 +80,34 @@ func OpenFile(key *crypto.Key, kind crypto.Kind, data []byte) ([]byte, error) {
 // SaveFile seals plaintext and stores it under the hash of the stored
 // bytes, which it returns.
 func (r *Repository) SaveFile(ctx context.Context, t backend.FileType, kind crypto.Kind, plaintext []byte) (crypto.ID, error) {
+	id, _, err := r.saveFile(ctx, t, kind, plaintext, nil)
+	return id, err
+}
+
+// saveFile is SaveFile that also returns the stored size and, when
+// during is not nil, calls it with the file's ID while the file uploads;
+// its error is returned when the upload succeeds.
+func (r *Repository) saveFile(ctx context.Context, t backend.FileType, kind crypto.Kind, plaintext []byte, during func(crypto.ID) error) (crypto.ID, int64, error) {
 	data, err := SealFile(r.key, kind, plaintext)
 	if err != nil {
-		return crypto.ID{}, err
+		return crypto.ID{}, 0, err
 	}
 	id := crypto.Hash(data)
 	h := backend.Handle{Type: t, Name: id.String()}
-	if err := r.be.Save(ctx, h, backend.Bytes(data)); err != nil {
-		return crypto.ID{}, fmt.Errorf("repo: save %s: %w", h, err)
+	derr := make(chan error, 1)
+	if during != nil {
+		go func() { derr <- during(id) }()
+	} else {
+		derr <- nil
 	}
-	return id, nil
+	err = r.be.Save(ctx, h, backend.Bytes(data))
+	if dErr := <-derr; err == nil && dErr != nil {
+		return crypto.ID{}, 0, dErr
+	}
+	if err != nil {
+		return crypto.ID{}, 0, fmt.Errorf("repo: save %s: %w", h, err)
+	}
+	return id, int64(len(data)), nil
 }
 
 // LoadFile loads, verifies and opens file id of type t.

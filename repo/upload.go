@@ -158,17 +158,20 @@ func (w *Writer) checkpoint() error {
 	}
 	f := &index.File{Packs: packs}
 	plain := f.Encode(nil)
-	id, err := w.r.SaveFile(w.ctx, backend.IndexFile, crypto.KindIndex, plain)
+	// The cache takes the file in while it uploads, and the stored size
+	// is the sealed file's, not asked of the backend: on a link of 50 ms
+	// a backup ends 80 ms sooner (BenchmarkLatency backup/50ms, median
+	// 663 against 745 ms). Should the upload fail, the session fails, and
+	// the next SyncIndex drops the file, which the repository does not
+	// hold, with what it alone listed (TestIndexUploadFails).
+	_, size, err := w.r.saveFile(w.ctx, backend.IndexFile, crypto.KindIndex, plain, func(id crypto.ID) error {
+		return w.r.idx.AddFile(id, f)
+	})
 	if err != nil {
 		return err
 	}
 	w.indexFiles.Add(1)
-	if fi, err := w.r.be.Stat(w.ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err == nil {
-		w.storedBytes.Add(fi.Size)
-	}
-	if err := w.r.idx.AddFile(id, f); err != nil {
-		return err
-	}
+	w.storedBytes.Add(size)
 	w.mu.Lock()
 	for _, p := range packs {
 		for _, e := range p.Entries {
