@@ -94,18 +94,21 @@ func (r *Repository) saveFile(ctx context.Context, t backend.FileType, kind cryp
 	}
 	id := crypto.Hash(data)
 	h := backend.Handle{Type: t, Name: id.String()}
-	derr := make(chan error, 1)
+	var derr chan error
 	if during != nil {
+		derr = make(chan error, 1)
 		go func() { derr <- during(id) }()
-	} else {
-		derr <- nil
 	}
-	err = r.be.Save(ctx, h, backend.Bytes(data))
-	if dErr := <-derr; err == nil && dErr != nil {
-		return crypto.ID{}, 0, dErr
+	if err = r.be.Save(ctx, h, backend.Bytes(data)); err != nil {
+		err = fmt.Errorf("repo: save %s: %w", h, err)
+	}
+	if derr != nil {
+		if dErr := <-derr; err == nil {
+			err = dErr
+		}
 	}
 	if err != nil {
-		return crypto.ID{}, 0, fmt.Errorf("repo: save %s: %w", h, err)
+		return crypto.ID{}, 0, err
 	}
 	return id, int64(len(data)), nil
 }

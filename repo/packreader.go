@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -25,9 +26,10 @@ type PackReader struct {
 	// while fn runs, so fn must not wait on the repository's backend
 	// (a write session's uploads, another read).
 	Stream  bool
-	buf     []byte
+	seg     []byte // a range read whole (not Stream)
+	buf     []byte // the sealed blob at hand
 	plain   []byte
-	scratch []byte // the bytes between blobs, when streaming
+	scratch []byte // the bytes between blobs
 }
 
 // NewPackReader returns a PackReader with its own buffers.
@@ -101,6 +103,10 @@ func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Ent
 		}
 		return nil
 	}
+	short := func(err error) { // the tail is missing
+		r.markDamaged(id, 0, crypto.ID{}, reasonDamaged)
+		r.Damage("pack "+id.String(), fmt.Errorf("%w: shorter than its index says: %v", ErrCorrupt, err))
+	}
 	for _, sg := range segs {
 		src, err := pr.open(ctx, h, sg)
 		if err != nil {
@@ -111,9 +117,8 @@ func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Ent
 			if ferr := fail(sg.entries, err); ferr != nil {
 				return read, ferr
 			}
-			if len(sg.entries) == 0 { // the tail: the pack is shorter than its index says
-				r.markDamaged(id, 0, crypto.ID{}, reasonDamaged)
-				r.Damage("pack "+id.String(), fmt.Errorf("%w: shorter than its index says: %v", ErrCorrupt, err))
+			if len(sg.entries) == 0 { // the header, read alone
+				short(err)
 			}
 			continue
 		}
@@ -150,8 +155,7 @@ func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Ent
 			if ctx.Err() != nil {
 				return read, ctx.Err()
 			}
-			r.markDamaged(id, 0, crypto.ID{}, reasonDamaged)
-			r.Damage("pack "+id.String(), fmt.Errorf("%w: shorter than its index says: %v", ErrCorrupt, err))
+			short(err)
 		}
 	}
 	if whole != nil && !blobFailed && whole.Sum() != id {
@@ -161,23 +165,22 @@ func (pr *PackReader) Read(ctx context.Context, id crypto.ID, entries []pack.Ent
 	return read, nil
 }
 
-// segmentSource hands out the bytes of one segment in offset order: from
-// a buffer read whole (rd nil), or from a stream.
+// segmentSource hands out the bytes of one segment in offset order, from
+// a stream: the backend's, or a buffer the segment was read into whole.
 type segmentSource struct {
 	pr    *PackReader
-	rd    io.ReadCloser // nil when buffered, or once closed
-	buf   bool
-	start int64  // the buffer's first byte (buffered)
-	pos   int64  // the next byte of the stream
-	last  []byte // the bytes handed out last (a group's members share them)
+	rd    io.ReadCloser // nil once closed
+	pos   int64         // the offset in the pack of rd's next byte
+	last  []byte        // the bytes handed out last (a group's members share them)
 	lastO int64
 	whole *crypto.FileHasher
 	read  int64
 }
 
-// open reads sg into the buffer, or opens it as a stream.
+// open opens sg as a stream, or, unless pr.Stream, reads it into a
+// buffer first, so that no connection is held while fn runs.
 func (pr *PackReader) open(ctx context.Context, h backend.Handle, sg segment) (*segmentSource, error) {
-	src := &segmentSource{pr: pr, start: sg.start, pos: sg.start, lastO: -1}
+	src := &segmentSource{pr: pr, pos: sg.start, lastO: -1}
 	n := sg.end - sg.start
 	if pr.Stream {
 		rd, err := pr.r.be.Load(ctx, h, sg.start, n)
@@ -187,13 +190,13 @@ func (pr *PackReader) open(ctx context.Context, h backend.Handle, sg segment) (*
 		src.rd = rd
 		return src, nil
 	}
-	if int64(cap(pr.buf)) < n {
-		pr.buf = make([]byte, n)
+	if int64(cap(pr.seg)) < n {
+		pr.seg = make([]byte, n)
 	}
-	if err := backend.ReadAt(ctx, pr.r.be, h, pr.buf[:n], sg.start); err != nil {
+	if err := backend.ReadAt(ctx, pr.r.be, h, pr.seg[:n], sg.start); err != nil {
 		return nil, err
 	}
-	src.read, src.buf = n, true
+	src.rd = io.NopCloser(bytes.NewReader(pr.seg[:n]))
 	return src, nil
 }
 
@@ -202,15 +205,6 @@ func (pr *PackReader) open(ctx context.Context, h backend.Handle, sg segment) (*
 func (s *segmentSource) next(off, n int64) ([]byte, error) {
 	if off == s.lastO && int64(len(s.last)) == n {
 		return s.last, nil
-	}
-	if s.buf {
-		b := s.pr.buf[off-s.start : off-s.start+n]
-		if s.whole != nil && off >= s.pos {
-			s.whole.Write(s.pr.buf[s.pos-s.start : off-s.start+n])
-			s.pos = off + n
-		}
-		s.last, s.lastO = b, off
-		return b, nil
 	}
 	if err := s.skip(off); err != nil {
 		return nil, err
@@ -253,16 +247,10 @@ func (s *segmentSource) skip(off int64) error {
 	return nil
 }
 
-// finish reads to end (the segment's end; hashed when the pack is checked
-// whole) and closes the stream.
+// finish reads to end (the segment's end) when the pack is checked whole,
+// and closes the stream.
 func (s *segmentSource) finish(end int64) error {
 	defer s.close()
-	if s.buf {
-		if s.whole != nil && s.pos < end {
-			s.whole.Write(s.pr.buf[s.pos-s.start : end-s.start])
-		}
-		return nil
-	}
 	if s.whole == nil || s.rd == nil {
 		return nil
 	}

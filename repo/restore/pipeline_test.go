@@ -12,8 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arcabackup/arca/pack"
+	"github.com/arcabackup/arca/repo"
+	"github.com/arcabackup/arca/repo/backend/local"
 	"github.com/arcabackup/arca/repo/repotest"
 	"github.com/arcabackup/arca/repo/restore"
+	"github.com/arcabackup/arca/repo/tree"
 )
 
 // TestInterruptWhileNextBatchRuns: batches overlap (the next is written
@@ -89,4 +93,53 @@ func TestInterruptWhileNextBatchRuns(t *testing.T) {
 	if prog.BytesRead.Load() >= int64(len(big)) {
 		t.Errorf("the resumed restore read %d bytes; want less than b's %d (its first blob was kept)", prog.BytesRead.Load(), len(big))
 	}
+}
+
+// TestDamagedCopyFallsBack: a blob whose first copy fails verification
+// while its pack is streamed is loaded from its other copy once the
+// stream is closed, and the file is restored whole.
+func TestDamagedCopyFallsBack(t *testing.T) {
+	be, err := local.Create(filepath.Join(t.TempDir(), "repo"))
+	must(t, err)
+	r := repotest.OnBackend(t, be)
+	src := t.TempDir()
+	data := make([]byte, 300<<10) // one blob, not grouped
+	rand.NewChaCha8([32]byte{6}).Read(data)
+	must(t, os.WriteFile(filepath.Join(src, "f"), data, 0o644))
+	sn := snap(t, r, src)
+	node, err := tree.Lookup(t.Context(), r, sn.Tree, filepath.Join(src, "f"))
+	must(t, err)
+	id := node.Content[0]
+	first, _, err := r.Lookup(pack.DataBlob, id)
+	must(t, err)
+	repotest.FlipBlobByte(t, r, pack.DataBlob, id)
+	// A restore finds the copy damaged; the next backup stores another.
+	if err := restore.Run(t.Context(), r, sn, restore.Options{Target: t.TempDir(), Root: src}); !errors.Is(err, restore.ErrIncomplete) {
+		t.Fatalf("restore of the damaged copy: %v", err)
+	}
+	sn = snap(t, r, src)
+
+	// A host with a fresh cache knows both copies; which it tries first
+	// depends on the order its index files loaded in (concurrently), so
+	// fresh caches are opened until one tries the damaged copy first.
+	var r2 *repo.Repository
+	for range 50 {
+		r2 = repotest.Open(t, be)
+		copies, err := r2.Copies(pack.DataBlob, id)
+		must(t, err)
+		if len(copies) != 2 {
+			t.Fatalf("%d copies of the blob; want 2", len(copies))
+		}
+		if copies[0].Pack == first.Pack {
+			break
+		}
+		r2.Close()
+		r2 = nil
+	}
+	if r2 == nil {
+		t.Fatal("no fresh cache tried the damaged copy first in 50 opens")
+	}
+	target := t.TempDir()
+	must(t, restore.Run(t.Context(), r2, sn, restore.Options{Target: target, Root: src}))
+	checkFile(t, filepath.Join(target, "f"), data)
 }
