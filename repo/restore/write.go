@@ -30,6 +30,7 @@ type fileState struct {
 	tmpIno  uint64 // its inode, once it exists (resume, reuse)
 	f       *os.File
 	created bool // this run has opened or created tmp
+	removed bool // this run has removed tmp (abandon)
 	resume  bool // tmp exists and holds data to keep
 	failed  atomic.Bool
 	// A new temporary file (not resume) is not sized when created: end
@@ -220,6 +221,7 @@ func (rs *restorer) blobFailed(bw *blobWrites, err error) {
 	for _, wr := range bw.writes {
 		if !wr.file.failed.Swap(true) {
 			rs.fail(wr.file.path, err)
+			wr.file.abandon(false)
 		}
 		rs.blobDone(wr.file)
 	}
@@ -240,7 +242,9 @@ func (rs *restorer) blobDone(fs *fileState) {
 
 // abandon closes the temporary file if it is open and, unless keep is
 // set, removes it if this run opened it (a partial file from an earlier
-// run that this one did not get to stays for the next).
+// run that this one did not get to stays for the next). A file is
+// abandoned as soon as it fails, so that what it took on a full disk is
+// free for the files after it; once created, it is never opened again.
 func (fs *fileState) abandon(keep bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -248,8 +252,9 @@ func (fs *fileState) abandon(keep bool) {
 		fs.f.Close()
 		fs.f = nil
 	}
-	if !keep && fs.created {
+	if !keep && fs.created && !fs.removed {
 		fs.dir.d.Remove(fs.tmp)
+		fs.removed = true
 	}
 }
 
@@ -272,6 +277,7 @@ func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
 		fs.mu.Unlock()
 		if err != nil && !fs.failed.Swap(true) {
 			rs.fail(fs.path, err)
+			fs.abandon(false)
 		}
 		if h := rs.opts.test; h != nil && h.afterWrite != nil {
 			h.afterWrite(fs.path)
