@@ -1,9 +1,11 @@
 package repo
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,18 +15,22 @@ import (
 	"time"
 
 	"github.com/arcabackup/arca/crypto"
+	"github.com/arcabackup/arca/pack"
 )
 
-// fileCache keeps what every command reads again, tree blobs and snapshot
+// fileCache keeps what every command reads again, tree packs and snapshot
 // files, in the cache directory, so that a second backup, ls or snapshots
-// of a remote repository makes no request per tree or per snapshot. Trees
-// are kept sealed under the master key (the cache holds no plaintext), and
-// every entry is verified on use: a tree must open under the key and hash
-// to its ID, a snapshot file to its name; one that does not is removed and
-// read from the repository instead. Entries are written to a temporary file
-// and renamed, so processes can share the cache. Its size is bounded: a
-// command that added entries trims the least recently used ones at Close
-// until the cache holds at most maxBytes.
+// of a remote repository makes no request per tree or per snapshot. A tree
+// pack is kept whole, as the repository stores it (sealed: the cache holds
+// no plaintext), one file per pack rather than per tree, so a backup that
+// stores thousands of trees writes a few files. Entries are checked when
+// they come in (a pack must hash to its name) and on use: a tree read from
+// a cached pack is authenticated with its ID like one read from the
+// repository, a snapshot file must hash to its name; an entry that fails is
+// removed and read from the repository instead. Entries are written to a
+// temporary file and renamed, so processes can share the cache. Its size
+// is bounded: a command that added entries trims the least recently used
+// ones at Close until the cache holds at most maxBytes.
 type fileCache struct {
 	dir      string // empty: no cache
 	key      *crypto.Key
@@ -46,8 +52,7 @@ func (c *fileCache) path(kind string, id crypto.ID) string {
 	return filepath.Join(c.dir, kind, s[:2], s)
 }
 
-// get returns the cached content of id: a tree's plaintext (kind "trees")
-// or a snapshot file's sealed bytes (kind "snapshots").
+// get returns the cached content of snapshot file id (its sealed bytes).
 func (c *fileCache) get(kind string, id crypto.ID) ([]byte, bool) {
 	if c == nil || c.dir == "" {
 		return nil, false
@@ -66,31 +71,25 @@ func (c *fileCache) get(kind string, id crypto.ID) ([]byte, bool) {
 	if _, err := f.ReadAt(data, 0); err != nil && fi.Size() > 0 {
 		return nil, false
 	}
-	out, ok := c.verify(kind, id, data)
-	if !ok {
+	if crypto.Hash(data) != id {
 		os.Remove(p)
 		return nil, false
 	}
+	touch(p, fi)
+	return data, true
+}
+
+// touch refreshes the time of entry p, its place in the LRU order, when
+// it is older than touchAfter.
+func touch(p string, fi fs.FileInfo) {
 	if time.Since(fi.ModTime()) > touchAfter {
 		now := time.Now()
 		os.Chtimes(p, now, now)
 	}
-	return out, true
 }
 
-func (c *fileCache) verify(kind string, id crypto.ID, data []byte) ([]byte, bool) {
-	if kind == "snapshots" {
-		return data, crypto.Hash(data) == id
-	}
-	plain, err := OpenFile(c.key, crypto.KindTreeBlob, data)
-	if err != nil || c.key.BlobID(plain) != id {
-		return nil, false
-	}
-	return plain, true
-}
-
-// put stores content under id; a tree's plaintext is sealed first.
-// Failures only cost a later read from the repository.
+// put stores snapshot file id. Failures only cost a later read from the
+// repository.
 func (c *fileCache) put(kind string, id crypto.ID, content []byte) {
 	if c == nil || c.dir == "" {
 		return
@@ -99,30 +98,94 @@ func (c *fileCache) put(kind string, id crypto.ID, content []byte) {
 	if _, err := os.Stat(p); err == nil {
 		return
 	}
-	data := content
-	if kind == "trees" {
-		var err error
-		if data, err = SealFile(c.key, crypto.KindTreeBlob, content); err != nil {
-			return
-		}
+	c.store(p, id, bytes.NewReader(content))
+}
+
+// putPack stores tree pack id, read from src, unless the cache holds it.
+// It reports whether the cache holds it afterwards: false when src fails
+// or its bytes do not hash to id.
+func (c *fileCache) putPack(id crypto.ID, src io.Reader) bool {
+	if c == nil || c.dir == "" {
+		return false
 	}
+	p := c.path("packs", id)
+	if _, err := os.Stat(p); err == nil {
+		return true
+	}
+	return c.store(p, id, src)
+}
+
+// store writes src to entry p through a temporary file, renamed once the
+// bytes hash to id.
+func (c *fileCache) store(p string, id crypto.ID, src io.Reader) bool {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := filepath.Join(filepath.Dir(p), ".tmp-"+hex.EncodeToString(rnd[:]))
-	err := os.WriteFile(tmp, data, 0o600)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrNotExist) {
 		if os.MkdirAll(filepath.Dir(p), 0o700) == nil {
-			err = os.WriteFile(tmp, data, 0o600)
+			f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		}
+	}
+	if err != nil {
+		return false
+	}
+	h := crypto.NewFileHasher()
+	n, err := io.Copy(io.MultiWriter(f, h), src)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && h.Sum() != id {
+		err = errors.New("content does not match its name")
 	}
 	if err == nil {
 		err = os.Rename(tmp, p)
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return
+		return false
 	}
-	c.added.Add(int64(len(data)))
+	c.added.Add(n)
+	return true
+}
+
+// readTree reads the tree at loc from its cached pack, appended to dst,
+// authenticated under its ID as a read from the repository is. A pack
+// that is cached but fails (short, or the tree does not open) is removed.
+func (c *fileCache) readTree(loc Location, dst []byte) ([]byte, bool) {
+	if c == nil || c.dir == "" {
+		return nil, false
+	}
+	p := c.path("packs", loc.Pack)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	sealed := make([]byte, loc.Entry.Length)
+	if _, err := f.ReadAt(sealed, int64(loc.Entry.Offset)); err != nil {
+		os.Remove(p)
+		return nil, false
+	}
+	out, err := pack.OpenBlob(c.key, nil, loc.Entry, sealed, dst)
+	if err != nil {
+		os.Remove(p)
+		return nil, false
+	}
+	if fi, err := f.Stat(); err == nil {
+		touch(p, fi)
+	}
+	return out, true
+}
+
+// dropLegacy removes the per-tree entries an earlier arca kept under
+// trees/ (sealed tree blobs, one file each); trees are now read from
+// cached packs.
+func (c *fileCache) dropLegacy() {
+	old := filepath.Join(c.dir, "trees")
+	if _, err := os.Lstat(old); err == nil {
+		os.RemoveAll(old)
+	}
 }
 
 // trim removes the least recently used entries (and temporary files left
@@ -139,7 +202,7 @@ func (c *fileCache) trim() {
 	}
 	var all []entry
 	var total int64
-	for _, kind := range []string{"trees", "snapshots"} {
+	for _, kind := range []string{"packs", "snapshots"} {
 		filepath.WalkDir(filepath.Join(c.dir, kind), func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return nil

@@ -61,9 +61,24 @@ func loadTrees(t *testing.T, r *repo.Repository, c *count.Backend, trees map[cry
 	return c.Counts().Loads - before
 }
 
+// cachedPacks lists the pack files in the tree cache of r's repository
+// under cache.
+func cachedPacks(t *testing.T, r *repo.Repository, cache string) []string {
+	t.Helper()
+	var files []string
+	filepath.WalkDir(filepath.Join(cache, r.Config().ID.String(), "files", "packs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	return files
+}
+
 // TestTreeCache: trees a host wrote or read once come from the local cache
-// afterwards, with no request; a damaged cache entry is noticed, dropped
-// and read from the repository again.
+// afterwards, with no request; the cache holds their pack whole, one file
+// for all of them; a damaged cached pack is noticed, dropped and fetched
+// from the repository again.
 func TestTreeCache(t *testing.T) {
 	c := count.New(mem.New())
 	repotest.OnBackend(t, c).Close()
@@ -71,6 +86,9 @@ func TestTreeCache(t *testing.T) {
 	w := openWith(t, c, writerCache, 1<<30)
 	trees := saveTrees(t, w, 20, 3000)
 	w.Close()
+	if n := len(cachedPacks(t, w, writerCache)); n != 1 {
+		t.Errorf("the writer cached %d files for 20 trees in one pack; want 1", n)
+	}
 
 	r := openWith(t, c, writerCache, 1<<30)
 	if n := loadTrees(t, r, c, trees); n != 0 {
@@ -80,37 +98,90 @@ func TestTreeCache(t *testing.T) {
 
 	other := t.TempDir()
 	r = openWith(t, c, other, 1<<30)
-	// The 20 trees share one pack, read whole on the first miss (its
-	// blobs and the rest of it, to check the pack against its name).
-	if n := loadTrees(t, r, c, trees); n == 0 || n > 2 {
-		t.Errorf("another host's first read of 20 trees in one pack made %d loads; want 1 or 2", n)
+	// The 20 trees share one pack, fetched whole on the first miss.
+	if n := loadTrees(t, r, c, trees); n != 1 {
+		t.Errorf("another host's first read of 20 trees in one pack made %d loads; want 1", n)
 	}
 	if n := loadTrees(t, r, c, trees); n != 0 {
 		t.Errorf("its second read made %d loads; want none", n)
 	}
 	r.Close()
 
-	// Damage one cached entry: it is read from storage and cached anew.
-	var files []string
-	filepath.WalkDir(filepath.Join(other, r.Config().ID.String(), "files", "trees"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			files = append(files, p)
-		}
-		return nil
-	})
-	if len(files) != 20 {
-		t.Fatalf("%d cached trees; want 20", len(files))
+	// Damage the cached pack in the middle of its trees: the tree there
+	// fails to open, the pack is dropped and fetched again.
+	files := cachedPacks(t, r, other)
+	if len(files) != 1 {
+		t.Fatalf("%d cached packs; want 1", len(files))
 	}
 	data, _ := os.ReadFile(files[0])
-	data[len(data)/2] ^= 1
+	data[20*3000/2] ^= 1
 	os.WriteFile(files[0], data, 0o600)
 	r = openWith(t, c, other, 1<<30)
 	defer r.Close()
-	if n := loadTrees(t, r, c, trees); n == 0 || n > 2 {
-		t.Errorf("with one damaged entry, %d loads; want its pack read once", n)
+	if n := loadTrees(t, r, c, trees); n != 1 {
+		t.Errorf("with the cached pack damaged, %d loads; want the pack fetched once", n)
 	}
 	if n := loadTrees(t, r, c, trees); n != 0 {
-		t.Errorf("after the damaged entry was replaced, %d loads; want none", n)
+		t.Errorf("after the damaged pack was replaced, %d loads; want none", n)
+	}
+}
+
+// TestTreeCacheDamagedPack: a tree pack whose stored bytes do not hash to
+// its name is not cached; its trees are read one by one (those intact
+// still load) and the pack is fetched whole once per run, not per tree.
+func TestTreeCacheDamagedPack(t *testing.T) {
+	be := mem.New()
+	c := count.New(be)
+	repotest.OnBackend(t, c).Close()
+	w := openWith(t, c, t.TempDir(), 1<<30)
+	trees := saveTrees(t, w, 20, 3000)
+	w.Close()
+
+	// Flip a byte of the pack's header (past its trees): every tree still
+	// opens, the pack no longer matches its name.
+	var name string
+	be.List(t.Context(), backend.PackFile, func(fi backend.FileInfo) error { name = fi.Name; return nil })
+	h := backend.Handle{Type: backend.PackFile, Name: name}
+	data, err := backend.ReadAll(t.Context(), be, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-40] ^= 1
+	be.Remove(t.Context(), h)
+	if err := be.Save(t.Context(), h, backend.Bytes(data)); err != nil {
+		t.Fatal(err)
+	}
+
+	cache := t.TempDir()
+	r := openWith(t, c, cache, 1<<30)
+	defer r.Close()
+	if n := loadTrees(t, r, c, trees); n != 21 {
+		t.Errorf("first read of 20 trees of a damaged pack made %d loads; want 21 (the pack once, then each tree)", n)
+	}
+	if n := loadTrees(t, r, c, trees); n != 20 {
+		t.Errorf("second read made %d loads; want 20", n)
+	}
+	if files := cachedPacks(t, r, cache); len(files) != 0 {
+		t.Errorf("the damaged pack was cached: %v", files)
+	}
+}
+
+// TestTreeCacheLegacy: the per-tree entries an earlier arca cached under
+// files/trees are removed when the repository is opened.
+func TestTreeCacheLegacy(t *testing.T) {
+	be := mem.New()
+	r := repotest.OnBackend(t, be)
+	id := r.Config().ID.String()
+	r.Close()
+	cache := t.TempDir()
+	old := filepath.Join(cache, id, "files", "trees", "ab")
+	if err := os.MkdirAll(old, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(old, "ab01"), []byte("x"), 0o600)
+	openWith(t, be, cache, 1<<30).Close()
+	if _, err := os.Stat(filepath.Join(cache, id, "files", "trees")); !os.IsNotExist(err) {
+		t.Errorf("files/trees after open: %v; want it removed", err)
 	}
 }
 
@@ -143,7 +214,9 @@ func TestFileCacheBound(t *testing.T) {
 	repotest.OnBackend(t, be).Close()
 	cache := t.TempDir()
 	r := openWith(t, be, cache, 100<<10)
-	saveTrees(t, r, 100, 4000) // incompressible: ~400 KB of entries
+	for range 10 {
+		saveTrees(t, r, 10, 4000) // a pack of ~40 KB each, incompressible
+	}
 	r.Close()
 	var total int64
 	filepath.WalkDir(filepath.Join(cache, r.Config().ID.String(), "files"), func(p string, d os.DirEntry, err error) error {

@@ -22,76 +22,84 @@ var ErrBlobNotFound = errors.New("repo: blob not found in index")
 //
 // When the blob has several copies, the usable ones are tried first and
 // each in turn until one reads and verifies. Trees come from the local
-// cache when it holds them (verified there too).
+// cache when it holds their pack (verified there too).
 func (r *Repository) LoadBlob(ctx context.Context, t pack.BlobType, id crypto.ID, dst []byte) ([]byte, error) {
-	if t == pack.TreeBlob {
-		if plain, ok := r.files.get("trees", id); ok {
-			return append(dst, plain...), nil
-		}
-		if out, ok := r.loadTreePack(ctx, id, dst); ok {
+	if t == pack.TreeBlob && r.files.enabled() {
+		if out, ok := r.loadCachedTree(ctx, id, dst); ok {
 			return out, nil
 		}
-		out, err := r.loadBlob(ctx, t, id, dst)
-		if err == nil {
-			r.files.put("trees", id, out[len(dst):])
-		}
-		return out, err
 	}
 	return r.loadBlob(ctx, t, id, dst)
 }
 
-// maxTreePack bounds the trees loadTreePack reads at once.
+// maxTreePack bounds the size of a tree pack fetched into the cache whole.
 const maxTreePack = 64 << 20
 
-// loadTreePack reads every tree of the pack that holds tree id in one
-// request and caches them all: a host with a cold cache (a restore or ls
-// on a new machine) makes a request per tree pack rather than per tree.
-// It reports false when there is no cache or the pack cannot be read;
-// LoadBlob then reads the tree alone, trying each copy.
-func (r *Repository) loadTreePack(ctx context.Context, id crypto.ID, dst []byte) ([]byte, bool) {
-	if !r.files.enabled() {
-		return nil, false
+// treePack serializes the fetches of one tree pack; failed remembers one
+// that could not be cached, so that its trees are read one by one rather
+// than the pack fetched again for each.
+type treePack struct {
+	mu     sync.Mutex
+	failed bool
+}
+
+// treesOnly reports whether a pack holds trees and nothing else, as the
+// packs a writer fills for trees do.
+func treesOnly(entries []pack.Entry) bool {
+	for _, e := range entries {
+		if e.Type != pack.TreeBlob {
+			return false
+		}
 	}
+	return len(entries) > 0
+}
+
+// loadCachedTree reads tree id from its cached pack. On a miss it fetches
+// the pack whole into the cache, checked against its name, and reads the
+// tree from there: a host with a cold cache (a restore or ls on a new
+// machine) makes a request per tree pack rather than per tree. It reports
+// false when the pack cannot be cached (unreadable, damaged, holding other
+// blobs than trees, or larger than maxTreePack); LoadBlob then reads the
+// tree alone, trying each copy.
+func (r *Repository) loadCachedTree(ctx context.Context, id crypto.ID, dst []byte) ([]byte, bool) {
 	loc, ok, err := r.Lookup(pack.TreeBlob, id)
 	if err != nil || !ok || !r.Usable(loc) {
 		return nil, false
 	}
-	mu, _ := r.treePacks.LoadOrStore(loc.Pack, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
-	if plain, ok := r.files.get("trees", id); ok {
-		return append(dst, plain...), true // another goroutine read the pack
+	if out, ok := r.files.readTree(loc, dst); ok {
+		return out, true
 	}
+	v, _ := r.treePacks.LoadOrStore(loc.Pack, &treePack{})
+	tp := v.(*treePack)
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	if out, ok := r.files.readTree(loc, dst); ok {
+		return out, true // another goroutine fetched the pack
+	}
+	if tp.failed || ctx.Err() != nil {
+		return nil, false
+	}
+	tp.failed = true
 	ip, ok, err := r.IndexedPack(loc.Pack)
-	if err != nil || !ok {
+	if err != nil || !ok || ip.Size > maxTreePack {
 		return nil, false
 	}
-	var entries []pack.Entry
-	var size int64
-	for _, e := range ip.Entries {
-		if e.Type == pack.TreeBlob {
-			entries = append(entries, e)
-			size += int64(e.Length)
-		}
-	}
-	if size > maxTreePack {
+	if !treesOnly(ip.Entries) {
 		return nil, false
 	}
-	var found []byte
-	_, err = r.NewPackReader().Read(ctx, loc.Pack, entries, func(e pack.Entry, plain []byte, err error) error {
-		if err != nil {
-			return nil
-		}
-		r.files.put("trees", e.ID, plain)
-		if e.ID == id {
-			found = append(dst, plain...)
-		}
-		return nil
-	})
-	if err != nil || found == nil {
+	h := backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}
+	rd, err := r.be.Load(ctx, h, 0, 0)
+	if err != nil {
 		return nil, false
 	}
-	return found, true
+	cached := r.files.putPack(loc.Pack, rd)
+	rd.Close()
+	if !cached {
+		return nil, false
+	}
+	out, ok := r.files.readTree(loc, dst)
+	tp.failed = !ok
+	return out, ok
 }
 
 // LoadStoredBlob is LoadBlob reading the repository only, never the local

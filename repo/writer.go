@@ -199,9 +199,6 @@ func (w *Writer) SaveBlob(t pack.BlobType, id crypto.ID, plaintext []byte, comp 
 	w.pending[k] = false
 	w.mu.Unlock()
 
-	if t == pack.TreeBlob && !w.opts.DryRun {
-		w.r.files.put("trees", id, plaintext)
-	}
 	w.blobs.Add(1)
 	w.rawBytes.Add(int64(len(plaintext)))
 	if w.groupable(t, len(plaintext)) {

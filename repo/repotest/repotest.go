@@ -52,19 +52,18 @@ func Open(t testing.TB, be backend.Backend) *repo.Repository {
 
 // FlipBlobByte damages blob id of type t in place, in a repository on the
 // local backend: it flips one byte in the middle of the sealed blob. A
-// tree's copy in the local cache (CacheDir/files/trees) is removed, so the
+// tree's pack in the local cache (CacheDir/files/packs) is removed, so the
 // damaged one is the only copy, as on a host that never read it.
 func FlipBlobByte(t testing.TB, r *repo.Repository, typ pack.BlobType, id crypto.ID) {
 	t.Helper()
-	if typ == pack.TreeBlob {
-		s := id.String()
-		os.Remove(filepath.Join(r.CacheDir(), "files", "trees", s[:2], s))
-	}
 	loc, ok, err := r.Lookup(typ, id)
 	if err != nil || !ok {
 		t.Fatalf("blob %s: %v, found %v", id.Short(), err, ok)
 	}
 	name := loc.Pack.String()
+	if typ == pack.TreeBlob {
+		os.Remove(filepath.Join(r.CacheDir(), "files", "packs", name[:2], name))
+	}
 	p := filepath.Join(r.Location(), "data", name[:2], name)
 	data, err := os.ReadFile(p)
 	if err != nil {
