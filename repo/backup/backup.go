@@ -110,8 +110,12 @@ type archiver struct {
 	names *names
 	prog  *Progress
 
-	jobs  chan fileJob
-	trees chan *pack.Compressor // a bounded set for tree blobs, also limiting concurrent tree saves
+	jobs chan fileJob
+	// comps is the set of compressors every goroutine that stores blobs
+	// takes one from for each blob (the readers' small files, the pool's
+	// chunks, trees), one per core: each holds zstd encoders of a few MB,
+	// and no more blobs than cores are compressed at once anyway.
+	comps chan *pack.Compressor
 	// chunkers cut files of ChunkMin bytes or more, one per core, so
 	// many readers can open small files at once while large files go
 	// through the pool.
@@ -167,10 +171,6 @@ func Run(ctx context.Context, r *repo.Repository, opts Options) (*snapshot.Snaps
 	a := newArchiver(ctx, r, opts)
 	defer a.pool.close()
 	w := a.w
-	a.trees = make(chan *pack.Compressor, runtime.GOMAXPROCS(0))
-	for range cap(a.trees) {
-		a.trees <- w.NewCompressor()
-	}
 	a.chunkers = make(chan *chunker.Chunker, min(runtime.GOMAXPROCS(0), opts.Readers))
 	for range cap(a.chunkers) {
 		a.chunkers <- chunker.NewWithBoundaries(nil, a.cfg.ChunkerPolynomial, a.cfg.ChunkMin, a.cfg.ChunkMax)
@@ -283,6 +283,10 @@ func newArchiver(ctx context.Context, r *repo.Repository, opts Options) *archive
 		ctx: ctx, r: r, w: w, opts: opts, cfg: r.Config(), names: newNames(), prog: opts.Progress,
 		jobs: make(chan fileJob), links: map[devIno]*future{},
 		walkers: make(chan struct{}, runtime.GOMAXPROCS(0)),
+	}
+	a.comps = make(chan *pack.Compressor, runtime.GOMAXPROCS(0))
+	for range cap(a.comps) {
+		a.comps <- w.NewCompressor()
 	}
 	a.pool = newPool(a)
 	return a

@@ -67,21 +67,20 @@ func (p *pool) close() {
 
 func (p *pool) worker() {
 	h := p.a.r.NewIDHasher()
-	comp := p.a.w.NewCompressor()
 	for j := range p.jobs {
-		p.store(h, comp, j)
+		p.store(h, j)
 		p.free <- j.data[:0]
 		j.f.wg.Done()
 	}
 }
 
-func (p *pool) store(h *crypto.IDHasher, comp *pack.Compressor, j chunkJob) {
+func (p *pool) store(h *crypto.IDHasher, j chunkJob) {
 	a := p.a
 	if a.stopped() {
 		return
 	}
 	n := int64(len(j.data))
-	id, st, ok := a.storeBlob(h, comp.ForStream(j.f.stream, j.i), j.f.path, j.data)
+	id, st, ok := a.storeBlob(h, j.f.stream, j.i, j.f.path, j.data)
 	if !ok {
 		return
 	}

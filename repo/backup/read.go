@@ -12,19 +12,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// worker reads files. It keeps its own buffer, hasher and compressor for
-// small files for the whole backup.
+// worker reads files. It keeps its own buffer and hasher for small files
+// for the whole backup.
 type worker struct {
-	buf  []byte
-	h    *crypto.IDHasher
-	comp *pack.Compressor
+	buf []byte
+	h   *crypto.IDHasher
 }
 
 func (a *archiver) worker() {
 	wk := &worker{
-		buf:  make([]byte, 0, 64<<10),
-		h:    a.r.NewIDHasher(),
-		comp: a.w.NewCompressor(),
+		buf: make([]byte, 0, 64<<10),
+		h:   a.r.NewIDHasher(),
 	}
 	for job := range a.jobs {
 		if !a.stopped() {
@@ -89,7 +87,7 @@ func (a *archiver) readFile(wk *worker, job fileJob) (ok bool, added, stored int
 		if int64(n) <= size {
 			var content []crypto.ID
 			if n > 0 {
-				id, st, ok := a.storeBlob(wk.h, wk.comp, path, wk.buf[:n])
+				id, st, ok := a.storeBlob(wk.h, nil, 0, path, wk.buf[:n])
 				if !ok {
 					return false, added, stored
 				}
@@ -128,14 +126,17 @@ func (a *archiver) readFile(wk *worker, job fileJob) (ok bool, added, stored int
 	return a.finishFile(path, f, node, cf.ids, read, size, mtime), cf.added, cf.stored
 }
 
-// storeBlob hashes data, stores it as a data blob of the file at path and
-// counts it in the progress. It returns the blob's ID and the bytes it
-// takes in its pack (0 when it was stored already), or false after a fatal
-// error. data may be encrypted in place.
-func (a *archiver) storeBlob(h *crypto.IDHasher, comp pack.BlobCompressor, path string, data []byte) (crypto.ID, int, bool) {
+// storeBlob hashes data, stores it as a data blob of the file at path
+// (blob i of stream s, nil for a small file) and counts it in the
+// progress. It returns the blob's ID and the bytes it takes in its pack
+// (0 when it was stored already), or false after a fatal error. data may
+// be encrypted in place.
+func (a *archiver) storeBlob(h *crypto.IDHasher, s *pack.Stream, i int, path string, data []byte) (crypto.ID, int, bool) {
 	n := int64(len(data))
 	id := h.Sum(data)
-	st, err := a.w.SaveBlob(pack.DataBlob, id, data, comp)
+	comp := <-a.comps
+	st, err := a.w.SaveBlob(pack.DataBlob, id, data, comp.ForStream(s, i))
+	a.comps <- comp
 	if err != nil {
 		a.setFatal(fmt.Errorf("backup: %s: %w", path, err))
 		return id, 0, false

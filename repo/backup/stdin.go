@@ -62,8 +62,9 @@ func RunStdin(ctx context.Context, r *repo.Repository, rd io.Reader, name string
 		a.filesNew.Add(1)
 	}
 	a.prog.Files.Add(1)
-	comp := a.w.NewCompressor()
+	comp := <-a.comps
 	root, saved, err := tree.Save(a.w, &tree.Tree{Nodes: []tree.Node{node}}, comp)
+	a.comps <- comp
 	if err != nil {
 		a.w.Close()
 		return nil, err

@@ -236,9 +236,9 @@ func (a *archiver) finishDir(path string, node tree.Node, old *tree.Node, childr
 		if a.stopped() || dropIfEmpty && len(t.Nodes) == 0 {
 			return
 		}
-		comp := <-a.trees
+		comp := <-a.comps
 		id, saved, err := tree.Save(a.w, t, comp)
-		a.trees <- comp
+		a.comps <- comp
 		if err != nil {
 			a.setFatal(fmt.Errorf("backup: %s: %w", path, err))
 			return
