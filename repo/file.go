@@ -129,7 +129,7 @@ func (r *Repository) LoadFile(ctx context.Context, t backend.FileType, kind cryp
 			return nil, fmt.Errorf("repo: load %s: %w: content does not match its name", h, ErrCorrupt)
 		}
 		if t == backend.SnapshotFile {
-			r.files.put("snapshots", id, data)
+			r.files.add("snapshots", id, bytes.NewReader(data))
 		}
 	}
 	plain, err := OpenFile(r.key, kind, data)

@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -52,7 +51,8 @@ func (c *fileCache) path(kind string, id crypto.ID) string {
 	return filepath.Join(c.dir, kind, s[:2], s)
 }
 
-// get returns the cached content of snapshot file id (its sealed bytes).
+// get returns entry id of kind ("snapshots": a snapshot file's sealed
+// bytes), checked against its name.
 func (c *fileCache) get(kind string, id crypto.ID) ([]byte, bool) {
 	if c == nil || c.dir == "" {
 		return nil, false
@@ -88,36 +88,19 @@ func touch(p string, fi fs.FileInfo) {
 	}
 }
 
-// put stores snapshot file id. Failures only cost a later read from the
-// repository.
-func (c *fileCache) put(kind string, id crypto.ID, content []byte) {
-	if c == nil || c.dir == "" {
-		return
-	}
-	p := c.path(kind, id)
-	if _, err := os.Stat(p); err == nil {
-		return
-	}
-	c.store(p, id, bytes.NewReader(content))
-}
-
-// putPack stores tree pack id, read from src, unless the cache holds it.
-// It reports whether the cache holds it afterwards: false when src fails
-// or its bytes do not hash to id.
-func (c *fileCache) putPack(id crypto.ID, src io.Reader) bool {
+// add stores entry id of kind ("snapshots", or "packs": a tree pack),
+// read from src, unless the cache holds it. It is written to a temporary
+// file, renamed once its bytes hash to id. add reports whether the cache
+// holds the entry afterwards: false when src fails or does not match id.
+// Failures only cost a later read from the repository.
+func (c *fileCache) add(kind string, id crypto.ID, src io.Reader) bool {
 	if c == nil || c.dir == "" {
 		return false
 	}
-	p := c.path("packs", id)
+	p := c.path(kind, id)
 	if _, err := os.Stat(p); err == nil {
 		return true
 	}
-	return c.store(p, id, src)
-}
-
-// store writes src to entry p through a temporary file, renamed once the
-// bytes hash to id.
-func (c *fileCache) store(p string, id crypto.ID, src io.Reader) bool {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := filepath.Join(filepath.Dir(p), ".tmp-"+hex.EncodeToString(rnd[:]))
@@ -182,10 +165,7 @@ func (c *fileCache) readTree(loc Location, dst []byte) ([]byte, bool) {
 // trees/ (sealed tree blobs, one file each); trees are now read from
 // cached packs.
 func (c *fileCache) dropLegacy() {
-	old := filepath.Join(c.dir, "trees")
-	if _, err := os.Lstat(old); err == nil {
-		os.RemoveAll(old)
-	}
+	os.RemoveAll(filepath.Join(c.dir, "trees"))
 }
 
 // trim removes the least recently used entries (and temporary files left

@@ -92,7 +92,7 @@ func (r *Repository) loadCachedTree(ctx context.Context, id crypto.ID, dst []byt
 	if err != nil {
 		return nil, false
 	}
-	cached := r.files.putPack(loc.Pack, rd)
+	cached := r.files.add("packs", loc.Pack, rd)
 	rd.Close()
 	if !cached {
 		return nil, false

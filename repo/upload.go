@@ -124,7 +124,7 @@ func (w *Writer) store(u upload) {
 	w.packs.Add(1)
 	w.storedBytes.Add(u.size)
 	if treesOnly(u.entries) {
-		w.r.files.putPack(id, io.NewSectionReader(u.f, 0, u.size))
+		w.r.files.add("packs", id, io.NewSectionReader(u.f, 0, u.size))
 	}
 	entries := append([]pack.Entry(nil), u.entries...)
 	w.mu.Lock()
