@@ -219,11 +219,17 @@ func (rs *restorer) writeBlobs(bw *blobWrites, plain []byte) {
 
 func (rs *restorer) blobFailed(bw *blobWrites, err error) {
 	for _, wr := range bw.writes {
-		if !wr.file.failed.Swap(true) {
-			rs.fail(wr.file.path, err)
-			wr.file.abandon(false)
-		}
+		rs.failFile(wr.file, err)
 		rs.blobDone(wr.file)
+	}
+}
+
+// failFile reports the first failure of a file and abandons it at once,
+// so that what it took on a full disk is free for the files after it.
+func (rs *restorer) failFile(fs *fileState, err error) {
+	if !fs.failed.Swap(true) {
+		rs.fail(fs.path, err)
+		fs.abandon(false)
 	}
 }
 
@@ -242,9 +248,8 @@ func (rs *restorer) blobDone(fs *fileState) {
 
 // abandon closes the temporary file if it is open and, unless keep is
 // set, removes it if this run opened it (a partial file from an earlier
-// run that this one did not get to stays for the next). A file is
-// abandoned as soon as it fails, so that what it took on a full disk is
-// free for the files after it; once created, it is never opened again.
+// run that this one did not get to stays for the next). A file that
+// failed (failFile) is not opened again once created.
 func (fs *fileState) abandon(keep bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -275,9 +280,8 @@ func (rs *restorer) writeBlob(wr write, data []byte, zero bool) {
 			}
 		}
 		fs.mu.Unlock()
-		if err != nil && !fs.failed.Swap(true) {
-			rs.fail(fs.path, err)
-			fs.abandon(false)
+		if err != nil {
+			rs.failFile(fs, err)
 		}
 		if h := rs.opts.test; h != nil && h.afterWrite != nil {
 			h.afterWrite(fs.path)
